@@ -1,0 +1,306 @@
+r"""Closed-form local minimizers of the DAE loss (Theorem 3.1, Corollaries 3.2–3.4, Lemma D.1).
+
+All constructions are tied (W₁ = W₂ = W) and return a :class:`Construction` carrying the weights and the
+**unit → cluster** assignment ``unit_block (p,)`` (``-1`` = no cluster) that the decomposed loss, the
+cross-talk bound and the mask checks use. Rows of ``x`` are samples.
+
+Every function refuses data that break its hypothesis with a ``ValueError`` that names the condition
+and by how much it fails.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dae_theory import data as data_lib
+from dae_theory.model import DAEParams
+
+
+class Construction(NamedTuple):
+  """A closed-form minimizer.
+
+  Attributes:
+    params: tied DAEParams with ``w1 (d, p)``.
+    unit_block: ``(p,)`` int NumPy array, the cluster of each unit (``-1`` = none).
+    shrinkage: ``(p,)`` the per-direction shrinkage s_j of W Wᵀ on the unit's block, in unit order
+      (the eigenvalues of the block's W_k W_kᵀ, which the rotation O_k mixes among the block's units);
+      0 for unassigned units.
+  """
+
+  params: DAEParams
+  unit_block: np.ndarray
+  shrinkage: jax.Array
+
+
+def balanced_rotation(p: int, dtype=jnp.float32) -> jax.Array:
+  r"""The p × p Householder reflection O with first column 𝟙/√p (THEORY §3, "choice of O_k", ours).
+
+  O = I − 2vvᵀ/‖v‖², v = e₁ − 𝟙/√p; O is symmetric and orthogonal and maps e₁ to 𝟙/√p, so every
+  column of W = U D Oᵀ has the same component D₁/√p along u₁: all units of the block fire together.
+  """
+  if p < 1:
+    raise ValueError(f"p must be >= 1, got {p}.")
+  if p == 1:
+    return jnp.ones((1, 1), dtype)
+  v = jnp.zeros((p,), dtype).at[0].set(1.0) - jnp.full((p,), 1.0 / np.sqrt(p), dtype)
+  return jnp.eye(p, dtype=dtype) - 2.0 * jnp.outer(v, v) / jnp.dot(v, v)
+
+
+def top_eigenpairs(x: jax.Array, p: int) -> tuple[jax.Array, jax.Array]:
+  r"""Top-p eigenpairs of the uncentred Gram matrix XᵀX (the paper's X Xᵀ with columns as samples).
+
+  Computed from the SVD of ``x (n, d)``: Λ = singular values², U = right singular vectors. Each u_j is
+  sign-fixed so that u_jᵀ x̄ ≥ 0 (x̄ the sample mean): the sign rule of THEORY §3 for u₁, a
+  deterministic convention for the rest.
+
+  Returns:
+    ``(U (d, p), Λ (p,))``, eigenvalues in decreasing order.
+  """
+  n, d = x.shape
+  if p > min(n, d):
+    raise ValueError(f"width p={p} exceeds the rank bound min(n, d) = {min(n, d)} of this cluster "
+                     f"(n={n} samples in d={d}).")
+  _, s, vt = jnp.linalg.svd(x, full_matrices=False)
+  u = vt[:p].T
+  sign = jnp.where(u.T @ jnp.mean(x, axis=0) < 0, -1.0, 1.0).astype(x.dtype)
+  return u * sign[None, :], s[:p] ** 2
+
+
+def _require_kept_above(lam_prime: float, eig: np.ndarray, what: str) -> None:
+  if lam_prime >= eig[-1]:
+    j = int(np.argmax(eig <= lam_prime))
+    raise ValueError(
+        f"{what}: n*lambda = {lam_prime:.6g} must be < every kept eigenvalue of the Gram matrix, but "
+        f"eigenvalue #{j + 1} (of {len(eig)} kept) is {eig[j]:.6g}, short by {lam_prime - eig[j]:.6g}; "
+        f"the factor (I - n*lambda*Lambda^-1)^(1/2) of Eq. 8 is not real. Lower lambda or the width.")
+
+
+def linear_ae_minimizer(x: jax.Array, p: int, sigma, lam_prime, rotation: jax.Array | None = None
+                        ) -> tuple[jax.Array, jax.Array]:
+  r"""Global minimizer of the regularized linear autoencoder (Lemma D.1):
+
+  .. math::
+      W_1 = W_2 = U^{(p)} (I + n\sigma^2\Lambda^{-1})^{-1/2} (I - \lambda'\Lambda^{-1})^{1/2} O^\top,
+
+  with X Xᵀ = U Λ Uᵀ (here ``x`` is ``(n, d)`` so the Gram matrix is xᵀx). W Wᵀ has eigenvalues
+  s_j = (Λ_j − λ')/(Λ_j + nσ²) on u_j.
+
+  Args:
+    x: ``(n, d)``.
+    p: number of kept directions.
+    sigma: σ ≥ 0.
+    lam_prime: λ' ≥ 0, must be below the p-th eigenvalue.
+    rotation: ``(p, p)`` orthogonal O (default identity).
+
+  Returns:
+    ``(W (d, p), s (p,))``.
+
+  Raises:
+    ValueError: p too large for the data's rank, or λ' ≥ Λ_p.
+  """
+  u, lam_eig = top_eigenpairs(x, p)
+  _require_kept_above(float(lam_prime), np.asarray(lam_eig), "Lemma D.1")
+  n = x.shape[0]
+  diag = jnp.sqrt((1.0 - lam_prime / lam_eig) / (1.0 + n * sigma**2 / lam_eig))
+  rot = jnp.eye(p, dtype=x.dtype) if rotation is None else rotation
+  return (u * diag[None, :]) @ rot.T, diag**2
+
+
+def block_weights(xk: jax.Array, pk: int, n_total: int, sigma, lam) -> tuple[jax.Array, jax.Array]:
+  r"""One block of Theorem 3.1 (Eq. 8):
+
+  .. math::
+      W_{X_k} = U_k^{(p_k)} (I + n_k\sigma^2\Lambda_k^{-1})^{-1/2} (I - n\lambda\Lambda_k^{-1})^{1/2} O_k^\top,
+
+  with n_k = cluster size in the noise factor, n = total sample count in the decay factor, O_k the
+  :func:`balanced_rotation` and u₁ signed so that u₁ᵀx̄_k > 0.
+
+  Returns:
+    ``(W_k (d, p_k), s (p_k,))`` with s_j = (Λ_j − nλ)/(Λ_j + n_kσ²).
+  """
+  rot = balanced_rotation(pk, xk.dtype)
+  return linear_ae_minimizer(xk, pk, sigma, n_total * lam, rot)
+
+
+def _require_obtuse(x, labels, what: str) -> data_lib.Separability:
+  sep = data_lib.separability(x, labels)
+  if not sep.obtuse:
+    k, l = np.unravel_index(np.argmax(np.where(np.eye(len(sep.sizes), dtype=bool), -np.inf,
+                                               sep.cosines)), sep.cosines.shape)
+    raise ValueError(
+        f"{what} needs pairwise-obtuse cluster means (beta < 0, Definition 3.1), but clusters {k} and "
+        f"{l} have cosine {sep.beta:.4g} >= 0 (by {sep.beta:.4g}).")
+  return sep
+
+
+def memorization_weights(x: jax.Array, sigma, lam, width: int | None = None) -> Construction:
+  r"""The memorizing minimizer of Cor. 3.2 (Eq. 9, denominator ‖x_i‖⁴ corrected):
+
+  .. math::
+      W_1 = W_2 = [r_1x_1, \dots, r_nx_n, 0, \dots, 0],\qquad
+      r_i = \sqrt{\frac{\|x_i\|^2 - n\lambda}{\|x_i\|^4 + \sigma^2\|x_i\|^2}}.
+
+  Args:
+    x: ``(n, d)`` samples, each its own cluster; pairwise cosines must be < 0.
+    sigma: σ.
+    lam: λ of Eq. 6; needs nλ < min_i ‖x_i‖².
+    width: p ≥ n (default n); extra columns are zero and unassigned.
+
+  Returns:
+    Construction with unit j < n assigned to sample j.
+
+  Raises:
+    ValueError: width < n, a pair of samples with cosine ≥ 0, or nλ ≥ min ‖x_i‖².
+  """
+  x = jnp.asarray(x)
+  n, d = x.shape
+  width = n if width is None else int(width)
+  if width < n:
+    raise ValueError(f"Cor. 3.2 needs width p >= n = {n}, got p = {width} (short by {n - width}).")
+  if n > 1:
+    _require_obtuse(x, np.arange(n), "Cor. 3.2 (memorization)")
+  sq = jnp.sum(x**2, axis=1)
+  if n * lam >= float(jnp.min(sq)):
+    i = int(jnp.argmin(sq))
+    raise ValueError(f"Cor. 3.2 needs n*lambda < min_i ||x_i||^2, but n*lambda = {n * lam:.6g} >= "
+                     f"||x_{i}||^2 = {float(sq[i]):.6g} (by {n * lam - float(sq[i]):.6g}).")
+  r = jnp.sqrt((sq - n * lam) / (sq**2 + sigma**2 * sq))
+  w = jnp.zeros((d, width), x.dtype).at[:, :n].set((x * r[:, None]).T)
+  unit_block = np.concatenate([np.arange(n), -np.ones(width - n, int)])
+  shrink = jnp.zeros((width,), x.dtype).at[:n].set(r**2 * sq)
+  return Construction(DAEParams(w), unit_block, shrink)
+
+
+def _widths_per_cluster(widths, m: int) -> list[int]:
+  if isinstance(widths, (int, np.integer)):
+    widths = [int(widths)] * m
+  widths = [int(w) for w in widths]
+  if len(widths) != m:
+    raise ValueError(f"widths must be an int or a sequence of one width per cluster ({m}), got "
+                     f"{len(widths)} entries.")
+  if min(widths) < 1:
+    raise ValueError(f"every cluster width must be >= 1, got {widths}.")
+  return widths
+
+
+def generalization_weights(x: jax.Array, labels, widths: int | Sequence[int], sigma, lam
+                           ) -> Construction:
+  r"""The block minimizer of Theorem 3.1: W₁ = W₂ = [W_{X_1} … W_{X_M}] with each block from Eq. 8
+  (see :func:`block_weights`) — the balanced representation (Cor. 3.3 for a Gaussian mixture).
+
+  Args:
+    x: ``(n, d)``.
+    labels: ``(n,)`` ints ``0 … M-1``; cluster means must be pairwise obtuse (β < 0).
+    widths: p_k per cluster (an int for all).
+    sigma, lam: σ and λ of Eq. 6.
+
+  Returns:
+    Construction with p = Σ_k p_k units, grouped by cluster.
+
+  Raises:
+    ValueError: β ≥ 0, a width larger than its cluster's rank, or nλ ≥ a kept eigenvalue.
+  """
+  x = jnp.asarray(x)
+  _, labels = data_lib.check_labels(x, labels)
+  m = int(labels.max()) + 1
+  widths = _widths_per_cluster(widths, m)
+  if m > 1:
+    _require_obtuse(x, labels, "Theorem 3.1")
+  n = x.shape[0]
+  blocks, shrink = [], []
+  for k in range(m):
+    try:
+      wk, sk = block_weights(x[labels == k], widths[k], n, sigma, lam)
+    except ValueError as err:
+      raise ValueError(f"cluster {k}: {err}") from None
+    blocks.append(wk)
+    shrink.append(sk)
+  unit_block = np.repeat(np.arange(m), widths)
+  return Construction(DAEParams(jnp.concatenate(blocks, 1)), unit_block, jnp.concatenate(shrink))
+
+
+def hybrid_weights(x: jax.Array, labels, widths: int | Sequence[int], sigma, lam,
+                   duplicated: Sequence[int] | None = None) -> Construction:
+  r"""The hybrid minimizer of Cor. 3.4: W = [r₁x₁, …, r_mx_m, W_{X_{m+1}}, …, W_{X_K}].
+
+  A duplicated cluster l (one point x repeated n_l times, a rank-one cluster) gets one memorizing column
+  √s·x with (ours; Eq. 8 with Λ = n_l‖x‖², and Eq. 9 when n_l = 1)
+
+  .. math::
+      s = \frac{n_l\|x\|^2 - n\lambda}{n_l\|x\|^4 + n_l\sigma^2\|x\|^2};
+
+  every other cluster gets a balanced Eq. 8 block.
+
+  Args:
+    x: ``(n, d)``; labels: ``(n,)``.
+    widths: p_k for the non-duplicated clusters (an int for all, or one per such cluster, in order).
+    sigma, lam: σ, λ.
+    duplicated: ids of the duplicated clusters; ``None`` → every cluster whose rows are all equal.
+
+  Returns:
+    Construction with units grouped by cluster id.
+
+  Raises:
+    ValueError: β ≥ 0, a "duplicated" cluster whose rows differ, or nλ ≥ n_l‖x‖².
+  """
+  x = jnp.asarray(x)
+  xn, labels = data_lib.check_labels(x, labels)
+  m = int(labels.max()) + 1
+  identical = [bool(np.all(xn[labels == k] == xn[labels == k][0])) for k in range(m)]
+  dup = [k for k in range(m) if identical[k]] if duplicated is None else sorted(set(duplicated))
+  for k in dup:
+    if not identical[k]:
+      raise ValueError(f"cluster {k} is listed as duplicated but its rows are not all equal.")
+  modes = [k for k in range(m) if k not in dup]
+  widths = _widths_per_cluster(widths, len(modes))
+  if m > 1:
+    _require_obtuse(x, labels, "Cor. 3.4 (hybrid)")
+  n = x.shape[0]
+  cols, shrink, owner = [], [], []
+  width_of = dict(zip(modes, widths))
+  for k in range(m):
+    xk = x[labels == k]
+    if k in width_of:
+      try:
+        wk, sk = block_weights(xk, width_of[k], n, sigma, lam)
+      except ValueError as err:
+        raise ValueError(f"cluster {k}: {err}") from None
+    else:
+      nl, pt = xk.shape[0], xk[0]
+      sq = jnp.sum(pt**2)
+      if n * lam >= nl * float(sq):
+        raise ValueError(f"duplicated cluster {k}: n*lambda = {n * lam:.6g} >= n_l*||x||^2 = "
+                         f"{nl * float(sq):.6g}; its memorizing column is not real.")
+      s = (nl * sq - n * lam) / (nl * sq**2 + nl * sigma**2 * sq)
+      wk, sk = (jnp.sqrt(s) * pt)[:, None], (s * sq)[None]
+    cols.append(wk)
+    shrink.append(sk)
+    owner += [k] * wk.shape[1]
+  return Construction(DAEParams(jnp.concatenate(cols, 1)), np.array(owner), jnp.concatenate(shrink))
+
+
+def usable_rank(xk: jax.Array, n_total: int, lam) -> int:
+  """Number of eigenvalues of a cluster's Gram matrix above nλ (the widest real Eq. 8 block)."""
+  s = np.linalg.svd(np.asarray(xk, np.float64), compute_uv=False)
+  return int(np.sum(s**2 > n_total * lam * (1 + 1e-9)))
+
+
+def construction_for_allocation(x: jax.Array, labels, unit_block, sigma, lam) -> Construction:
+  r"""Eq. 8 construction with the widths a trained net chose (THEORY §6, "learned allocation").
+
+  p_k = number of units assigned to cluster k in ``unit_block`` (e.g. from
+  :func:`dae_theory.metrics.learned_allocation`), clipped to [1, usable rank of cluster k]: units beyond
+  the rank are redundant copies for the linear block and add nothing to W Wᵀ.
+  """
+  _, labels_np = data_lib.check_labels(x, labels)
+  unit_block = np.asarray(unit_block)
+  n = x.shape[0]
+  widths = []
+  for k in range(int(labels_np.max()) + 1):
+    cap = usable_rank(x[labels_np == k], n, lam)
+    widths.append(int(np.clip(np.sum(unit_block == k), 1, max(cap, 1))))
+  return generalization_weights(x, labels_np, widths, sigma, lam)
