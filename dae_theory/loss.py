@@ -8,6 +8,7 @@ the cluster each hidden unit belongs to (``-1`` = assigned to no cluster). A noi
 
 from __future__ import annotations
 
+import functools
 from typing import Callable, NamedTuple
 
 import jax
@@ -106,9 +107,10 @@ def mc_moments(per_draw: Callable[[jax.Array], jax.Array], key: jax.Array, n_mc:
   return MCMoments(mean, jnp.sqrt(var / total), total)
 
 
+@functools.partial(jax.jit, static_argnames=("n_mc", "chunk"))
 def dae_loss_mc(params: DAEParams, x: jax.Array, sigma, lam, key: jax.Array, n_mc: int,
                 chunk: int = 1000) -> tuple[jax.Array, jax.Array]:
-  """Eq. 6 by Monte Carlo with ``n_mc`` fresh draws per sample (chunked).
+  """Eq. 6 by Monte Carlo with ``n_mc`` fresh draws per sample (chunked; jitted, ``n_mc`` static).
 
   Returns:
     ``(loss, stderr)``: the estimate and its Monte-Carlo standard error (penalty is exact).
@@ -205,7 +207,9 @@ def gated_linear_apply(params: DAEParams, y: jax.Array, mask: jax.Array) -> jax.
   Args:
     y: ``(..., n, d)`` inputs; ``mask``: ``(n, p)`` gate per sample (broadcast over leading axes).
   """
-  return ((y @ params.w1) * mask) @ params.decoder.T
+  pre = y @ params.w1
+  mask = mask.reshape((1,) * (pre.ndim - mask.ndim) + mask.shape)  # explicit broadcast over draws
+  return (pre * mask) @ params.decoder.T
 
 
 def surrogate_per_sample(params: DAEParams, x: jax.Array, labels, unit_block, sigma) -> jax.Array:
@@ -284,9 +288,10 @@ def crosstalk_bound(params: DAEParams, x: jax.Array, labels, unit_block, sigma) 
   inblock = block_masks(labels, unit_block).astype(bool)
   live = s > 0
   safe_s = jnp.where(live, s, 1.0)
-  t = jnp.where(inblock, m, -m) / safe_s
+  t = jnp.where(inblock, m, -m) / safe_s[None, :]
   t = jnp.where(live[None, :], t, jnp.inf)
-  contrib = jnp.where(live[None, :], s**2 * gaussian_tail_moment(jnp.where(live[None, :], t, 0.0)),
+  contrib = jnp.where(live[None, :],
+                      s[None, :] ** 2 * gaussian_tail_moment(jnp.where(live[None, :], t, 0.0)),
                       0.0)
   op2 = jnp.linalg.norm(params.decoder, ord=2) ** 2
   eps = op2 * jnp.sum(contrib, axis=1)
@@ -311,9 +316,15 @@ class CrosstalkGap(NamedTuple):
 
 def crosstalk_gap_mc(params: DAEParams, x: jax.Array, labels, unit_block, sigma, key: jax.Array,
                      n_mc: int, chunk: int = 1000) -> CrosstalkGap:
-  """Monte-Carlo gap between the ReLU loss and its gated-linear surrogate on the same noise draws."""
+  """Monte-Carlo gap between the ReLU loss and its gated-linear surrogate on the same noise draws
+  (common random numbers, so the difference has a small variance). Jitted; ``n_mc``/``chunk`` static."""
   labels, unit_block = check_blocks(labels, unit_block, params.width)
-  mask = block_masks(labels, unit_block)
+  return _crosstalk_gap_mc(params, x, block_masks(labels, unit_block).astype(x.dtype), sigma, key,
+                           n_mc=n_mc, chunk=chunk)
+
+
+@functools.partial(jax.jit, static_argnames=("n_mc", "chunk"))
+def _crosstalk_gap_mc(params, x, mask, sigma, key, *, n_mc, chunk):
   n, d = x.shape
 
   def per_draw(eps):  # (c, n, d) -> (c, 2): sample-averaged signed and absolute differences
@@ -325,4 +336,3 @@ def crosstalk_gap_mc(params: DAEParams, x: jax.Array, labels, unit_block, sigma,
 
   mom = mc_moments(per_draw, key, n_mc, n, d, chunk, x.dtype)
   return CrosstalkGap(mom.mean[0], mom.stderr[0], mom.mean[1], mom.stderr[1])
-
