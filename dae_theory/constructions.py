@@ -182,8 +182,8 @@ def _widths_per_cluster(widths, m: int) -> list[int]:
   if len(widths) != m:
     raise ValueError(f"widths must be an int or a sequence of one width per cluster ({m}), got "
                      f"{len(widths)} entries.")
-  if min(widths) < 1:
-    raise ValueError(f"every cluster width must be >= 1, got {widths}.")
+  if min(widths) < 0 or sum(widths) < 1:
+    raise ValueError(f"cluster widths must be >= 0 with at least one unit in all, got {widths}.")
   return widths
 
 
@@ -195,7 +195,8 @@ def generalization_weights(x: jax.Array, labels, widths: int | Sequence[int], si
   Args:
     x: ``(n, d)``.
     labels: ``(n,)`` ints ``0 … M-1``; cluster means must be pairwise obtuse (β < 0).
-    widths: p_k per cluster (an int for all).
+    widths: p_k per cluster (an int for all). p_k = 0 leaves cluster k unserved (no block: a trained
+      net may allocate no unit to a cluster, which is also a stationary point of the decomposed loss).
     sigma, lam: σ and λ of Eq. 6.
 
   Returns:
@@ -213,6 +214,8 @@ def generalization_weights(x: jax.Array, labels, widths: int | Sequence[int], si
   n = x.shape[0]
   blocks, shrink = [], []
   for k in range(m):
+    if widths[k] == 0:
+      continue
     try:
       wk, sk = block_weights(x[labels == k], widths[k], n, sigma, lam)
     except ValueError as err:
@@ -293,8 +296,9 @@ def construction_for_allocation(x: jax.Array, labels, unit_block, sigma, lam) ->
   r"""Eq. 8 construction with the widths a trained net chose (THEORY §6, "learned allocation").
 
   p_k = number of units assigned to cluster k in ``unit_block`` (e.g. from
-  :func:`dae_theory.metrics.learned_allocation`), clipped to [1, usable rank of cluster k]: units beyond
-  the rank are redundant copies for the linear block and add nothing to W Wᵀ.
+  :func:`dae_theory.metrics.learned_allocation`), clipped to [0, usable rank of cluster k]: units beyond
+  the rank are redundant copies for the linear block and add nothing to W Wᵀ; a cluster with no unit gets
+  no block.
   """
   _, labels_np = data_lib.check_labels(x, labels)
   unit_block = np.asarray(unit_block)
@@ -302,5 +306,5 @@ def construction_for_allocation(x: jax.Array, labels, unit_block, sigma, lam) ->
   widths = []
   for k in range(int(labels_np.max()) + 1):
     cap = usable_rank(x[labels_np == k], n, lam)
-    widths.append(int(np.clip(np.sum(unit_block == k), 1, max(cap, 1))))
+    widths.append(int(min(np.sum(unit_block == k), cap)))
   return generalization_weights(x, labels_np, widths, sigma, lam)

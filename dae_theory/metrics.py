@@ -54,8 +54,8 @@ def gini(h: jax.Array) -> jax.Array:
   """
   p = h.shape[-1]
   hs = jnp.sort(jnp.abs(h), -1)
-  i = jnp.arange(1, p + 1, dtype=hs.dtype)
-  return _safe_div(jnp.sum((2 * i - p - 1) * hs, -1), p * jnp.sum(hs, -1))
+  weight = (2 * jnp.arange(1, p + 1, dtype=hs.dtype) - p - 1).reshape((1,) * (hs.ndim - 1) + (p,))
+  return _safe_div(jnp.sum(weight * hs, -1), p * jnp.sum(hs, -1))
 
 
 def code_metrics(h: jax.Array) -> dict[str, jax.Array]:
@@ -63,6 +63,21 @@ def code_metrics(h: jax.Array) -> dict[str, jax.Array]:
   return {"std": code_std(h), "participation_ratio": participation_ratio(h),
           "l4_over_l2": l4_over_l2(h), "max_over_mean": max_over_mean(h),
           "active_count": active_count(h), "gini": gini(h)}
+
+
+def grouped_code(h: jax.Array, unit_group, num_groups: int) -> jax.Array:
+  r"""Sum the code over groups of units: ``(..., p) -> (..., G)``, units with group ``-1`` dropped.
+
+  Use it to read a code *modulo column splitting*: with tied weights, replacing a column c·x by two
+  parallel columns c₁x, c₂x with c₁² + c₂² = c² leaves f and ‖W‖² unchanged (relu is positively
+  homogeneous), so a memorizing net may store one sample in several units. Grouping units by the sample
+  they store (``column_sample_cosine``'s argmax) turns such a code back into one entry per sample.
+  Since every unit of a group scales the same relu(xᵀy) by c_j, the grouped value is
+  Σ_j c_j relu(xᵀy), a positive multiple of the unsplit unit's activation.
+  """
+  unit_group = jnp.asarray(unit_group)
+  onehot = (unit_group[:, None] == jnp.arange(num_groups)[None, :]).astype(h.dtype)  # (p, G)
+  return h @ onehot
 
 
 def _unit_rows(a: jax.Array) -> jax.Array:
