@@ -85,6 +85,11 @@ def _unit_rows(a: jax.Array) -> jax.Array:
   return a / jnp.where(nrm > 0, nrm, 1.0)
 
 
+def cosine_matrix(a: jax.Array, b: jax.Array) -> jax.Array:
+  """Cosines between the rows of ``a (na, d)`` and of ``b (nb, d)``: ``(na, nb)`` (zero rows give 0)."""
+  return _unit_rows(a) @ _unit_rows(b).T
+
+
 def column_sample_cosine(w: jax.Array, x: jax.Array) -> tuple[jax.Array, jax.Array]:
   """For each column of ``w (d, p)``, the largest cosine to any row of ``x (n, d)`` and its index.
 
@@ -93,7 +98,7 @@ def column_sample_cosine(w: jax.Array, x: jax.Array) -> tuple[jax.Array, jax.Arr
   Returns:
     ``(best_cos (p,), argmax (p,))``.
   """
-  cos = _unit_rows(w.T) @ _unit_rows(x).T  # (p, n)
+  cos = cosine_matrix(w.T, x)  # (p, n)
   return jnp.max(cos, 1), jnp.argmax(cos, 1)
 
 
@@ -152,7 +157,7 @@ def matched_column_distance(w: jax.Array, w_ref: jax.Array) -> tuple[float, np.n
   w_ref = np.asarray(w_ref, np.float64)
   if w.shape[0] != w_ref.shape[0]:
     raise ValueError(f"weights must share d: got {w.shape} and {w_ref.shape}.")
-  cos = np.asarray(_unit_rows(jnp.asarray(w_ref.T)) @ _unit_rows(jnp.asarray(w.T)).T)  # (q, p)
+  cos = np.asarray(cosine_matrix(jnp.asarray(w_ref.T), jnp.asarray(w.T)))  # (q, p)
   rows, cols = linear_sum_assignment(-np.abs(cos))
   match = -np.ones(w_ref.shape[1], int)
   match[rows] = cols

@@ -21,7 +21,7 @@ def test_memorization_from_random_init(seed):
   n, p, sigma = 8, 12, 0.1
   ds = data.obtuse_samples(jax.random.key(seed), n, 32, (1.0, 2.0))
   res = train.train_dae(jax.random.key(seed), ds.x, p, sigma, 1e-4, 3000, 1e-2)
-  cos = np.asarray(metrics._unit_rows(ds.x) @ metrics._unit_rows(res.params.w1.T).T)  # (n, p)
+  cos = np.asarray(metrics.cosine_matrix(ds.x, res.params.w1.T))  # (n, p)
   assert cos.max(1).min() >= 0.99, cos.max(1)
   owner = cos.argmax(0)
   y = ds.x + sigma * jax.random.normal(jax.random.key(99), ds.x.shape)

@@ -1,0 +1,56 @@
+"""Map a frozen Config dataclass onto absl flags (one flag per field) and back.
+
+Used only under ``if __name__ == "__main__":`` in each sim, so tests call ``run()`` without flags.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+
+from absl import flags
+
+
+def define_config_flags(config_cls) -> None:
+  """Define ``--<field>`` for every field of ``config_cls`` (defaults from the class), plus
+  ``--workdir`` and ``--smoke``."""
+  hints = typing.get_type_hints(config_cls)
+  defaults = config_cls()
+  for f in dataclasses.fields(config_cls):
+    default, kind = getattr(defaults, f.name), hints[f.name]
+    helptext = f.metadata.get("help", f.name)
+    if kind is bool:
+      flags.DEFINE_bool(f.name, default, helptext)
+    elif kind is int:
+      flags.DEFINE_integer(f.name, default, helptext)
+    elif kind is float:
+      flags.DEFINE_float(f.name, default, helptext)
+    elif kind is str:
+      flags.DEFINE_string(f.name, default, helptext)
+    elif typing.get_origin(kind) is tuple:
+      flags.DEFINE_list(f.name, [str(v) for v in default], helptext)
+    else:
+      raise TypeError(f"unsupported config field type {kind} for {f.name}")
+  flags.DEFINE_string("workdir", None, "output folder (config.json, meta.json, results.npz)")
+  flags.DEFINE_bool("smoke", False, "tiny configuration for a fast end-to-end check")
+
+
+def config_from_flags(config_cls, flag_values):
+  """Build the Config from parsed flags: ``--smoke`` starts from ``Config.smoke()``, and every flag
+  given explicitly on the command line overrides it."""
+  base = config_cls.smoke() if flag_values.smoke else config_cls()
+  hints = typing.get_type_hints(config_cls)
+  updates = {}
+  for f in dataclasses.fields(config_cls):
+    if not flag_values[f.name].present:
+      continue
+    value = flag_values[f.name].value
+    kind = hints[f.name]
+    if typing.get_origin(kind) is tuple:
+      elem = typing.get_args(kind)[0]
+      try:
+        value = tuple(elem(v) for v in value)
+      except ValueError as err:
+        raise ValueError(f"--{f.name}: every entry must be a {elem.__name__}: {err}") from None
+    updates[f.name] = value
+  return dataclasses.replace(base, **updates)
