@@ -76,11 +76,11 @@ def _require_kept_above(lam_prime: float, eig: np.ndarray, what: str) -> None:
     raise ValueError(
         f"{what}: n*lambda = {lam_prime:.6g} must be < every kept eigenvalue of the Gram matrix, but "
         f"eigenvalue #{j + 1} (of {len(eig)} kept) is {eig[j]:.6g}, short by {lam_prime - eig[j]:.6g}; "
-        f"the factor (I - n*lambda*Lambda^-1)^(1/2) of Eq. 8 is not real. Lower lambda or the width.")
+        f"the factor (I - n*lambda*Lambda^-1)^(1/2) is not real. Lower lambda or the width.")
 
 
-def linear_ae_minimizer(x: jax.Array, p: int, sigma, lam_prime, rotation: jax.Array | None = None
-                        ) -> tuple[jax.Array, jax.Array]:
+def linear_ae_minimizer(x: jax.Array, p: int, sigma, lam_prime, rotation: jax.Array | None = None,
+                        *, what: str = "Lemma D.1") -> tuple[jax.Array, jax.Array]:
   r"""Global minimizer of the regularized linear autoencoder (Lemma D.1):
 
   .. math::
@@ -95,6 +95,7 @@ def linear_ae_minimizer(x: jax.Array, p: int, sigma, lam_prime, rotation: jax.Ar
     sigma: σ ≥ 0.
     lam_prime: λ' ≥ 0, must be below the p-th eigenvalue.
     rotation: ``(p, p)`` orthogonal O (default identity).
+    what: name of the result used in error messages.
 
   Returns:
     ``(W (d, p), s (p,))``.
@@ -103,7 +104,7 @@ def linear_ae_minimizer(x: jax.Array, p: int, sigma, lam_prime, rotation: jax.Ar
     ValueError: p too large for the data's rank, or λ' ≥ Λ_p.
   """
   u, lam_eig = top_eigenpairs(x, p)
-  _require_kept_above(float(lam_prime), np.asarray(lam_eig), "Lemma D.1")
+  _require_kept_above(float(lam_prime), np.asarray(lam_eig), what)
   n = x.shape[0]
   diag = jnp.sqrt((1.0 - lam_prime / lam_eig) / (1.0 + n * sigma**2 / lam_eig))
   rot = jnp.eye(p, dtype=x.dtype) if rotation is None else rotation
@@ -123,7 +124,7 @@ def block_weights(xk: jax.Array, pk: int, n_total: int, sigma, lam) -> tuple[jax
     ``(W_k (d, p_k), s (p_k,))`` with s_j = (Λ_j − nλ)/(Λ_j + n_kσ²).
   """
   rot = balanced_rotation(pk, xk.dtype)
-  return linear_ae_minimizer(xk, pk, sigma, n_total * lam, rot)
+  return linear_ae_minimizer(xk, pk, sigma, n_total * lam, rot, what="Eq. 8")
 
 
 def _require_obtuse(x, labels, what: str) -> data_lib.Separability:

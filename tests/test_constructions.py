@@ -198,7 +198,7 @@ def test_hypotheses_are_enforced_with_clear_errors(x64):
   with pytest.raises(ValueError, match=r"beta < 0"):
     x = mix.x + 10.0  # shifting every point by the same vector makes the means acute
     constructions.generalization_weights(x, mix.labels, 1, SIGMA, LAM)
-  with pytest.raises(ValueError, match=r"cluster 0: .*n\*lambda = 60 must be < every kept eigenvalue"):
+  with pytest.raises(ValueError, match=r"cluster 0: Eq. 8: n\*lambda = 60 must be < every kept eigenvalue"):
     constructions.generalization_weights(mix.x, mix.labels, 2, SIGMA, 1.0)
   with pytest.raises(ValueError, match=r"exceeds the rank bound"):
     constructions.generalization_weights(mix.x[:6], mix.labels[:6] * 0, 7, SIGMA, LAM)
