@@ -5,6 +5,6 @@ the explicit cross-talk bound), ``constructions`` (Theorem 3.1, Cor. 3.2–3.4, 
 (spiky vs balanced codes, weights modulo symmetry), ``train`` (optax, lax.scan).
 """
 
-from dae_theory import bounds, constructions, data, loss, metrics, model, train  # noqa: F401
+from dae_theory import bounds, constructions, data, loss, masks, metrics, model, train  # noqa: F401
 
 __version__ = "0.1.0"

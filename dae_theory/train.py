@@ -96,7 +96,7 @@ def train_loop(key: jax.Array, params: DAEParams, x: jax.Array, sigma, lam, lear
     keep = lambda new, old: jnp.where(ok, new, old)
     p = jax.tree.map(keep, new_p, p)
     state = jax.tree.map(keep, new_state, state)
-    bad = jnp.where((bad < 0) & ~ok, t, bad)
+    bad = jnp.where((bad < 0) & ~ok, t.astype(bad.dtype), bad)
     return (p, state, bad), val
 
   init = (params, opt.init(params), jnp.array(-1, jnp.int32))

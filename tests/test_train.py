@@ -117,3 +117,9 @@ def test_relu_net_beats_the_linear_block_when_width_is_below_the_gram_rank():
   gates = np.asarray(model.gates(res.params, ds.x))
   own = np.asarray(ds.labels)[:, None] == alloc[None, :]
   assert np.mean(np.all(gates == own, 1)) < 0.9
+
+
+def test_training_runs_in_float64(x64):
+  ds = data.gaussian_mixture(jax.random.key(0), 3, 20, 8, 1, 4.0, 0.5)[0]
+  res = train.train_dae(jax.random.key(0), ds.x, 6, 0.2, 1e-4, 20, 1e-2)
+  assert res.params.w1.dtype == jnp.float64 and res.losses.dtype == jnp.float64

@@ -1,0 +1,159 @@
+r"""ReLU-mask stability and margins (THEORY §3 and §5).
+
+The decomposition of Theorem D.2 holds while every input of cluster k switches on exactly the units of
+block k. This module measures how far a set of weights is from breaking that: the activation pattern
+against the block assignment, the clean margins, the chance that noise flips a gate, the weight
+perturbation that can flip one, and the balanced-activation slack of each cluster.
+
+Shapes: ``x (n, d)`` rows are samples, ``labels (n,)``, ``unit_block (p,)`` (``-1`` = no cluster).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.scipy.stats import norm
+
+from dae_theory.loss import block_masks, check_blocks
+from dae_theory.model import DAEParams, gates
+
+
+class Pattern(NamedTuple):
+  """Activation pattern of clean inputs against the block assignment.
+
+  Attributes:
+    on: ``(n, p)`` bool, unit j fires on x_i.
+    expected: ``(n, p)`` bool, unit j belongs to the block of x_i's cluster.
+    agree: ``(n,)`` bool, the whole pattern of x_i is the expected one.
+    missing: ``(n,)`` number of in-block units that are off (a broken balanced code).
+    extra: ``(n,)`` number of off-block units that are on (cross-talk).
+  """
+
+  on: jax.Array
+  expected: jax.Array
+  agree: jax.Array
+  missing: jax.Array
+  extra: jax.Array
+
+
+def activation_pattern(params: DAEParams, x: jax.Array, labels, unit_block) -> Pattern:
+  """Compare the gates 1[W₁ᵀx_i > 0] with the block assignment (in-block on, off-block off)."""
+  labels, unit_block = check_blocks(labels, unit_block, params.width)
+  on = gates(params, x)
+  expected = block_masks(labels, unit_block).astype(bool)
+  return Pattern(on=on, expected=expected, agree=jnp.all(on == expected, 1),
+                 missing=jnp.sum(expected & ~on, 1), extra=jnp.sum(~expected & on, 1))
+
+
+def signed_margins(params: DAEParams, x: jax.Array, labels, unit_block) -> jax.Array:
+  r"""Clean signed margins ``(n, p)``: w_jᵀx_i for in-block units, −w_jᵀx_i for off-block units.
+
+  Positive means the gate agrees with the block assignment. (THEORY §5, clean margin t_j s_j.)
+  """
+  labels, unit_block = check_blocks(labels, unit_block, params.width)
+  pre = x @ params.w1
+  return jnp.where(block_masks(labels, unit_block).astype(bool), pre, -pre)
+
+
+def normalized_margins(params: DAEParams, x: jax.Array, labels, unit_block, sigma) -> jax.Array:
+  r"""t_ij = (signed margin) / (σ‖w_j‖): the margin in units of the noise's std on unit j ``(n, p)``.
+
+  Units with a zero column get +inf (their gate never fires, noise or not).
+  """
+  s = sigma * jnp.linalg.norm(params.w1, axis=0)
+  m = signed_margins(params, x, labels, unit_block)
+  live = (s > 0)[None, :]
+  return jnp.where(live, m / jnp.where(live, s[None, :], 1.0), jnp.inf)
+
+
+def empirical_margin(params: DAEParams, x: jax.Array, labels, unit_block) -> jax.Array:
+  """γ_emp = min over samples and live units of the signed margin (THEORY §5)."""
+  m = signed_margins(params, x, labels, unit_block)
+  live = (jnp.linalg.norm(params.w1, axis=0) > 0)[None, :]
+  return jnp.min(jnp.where(live, m, jnp.inf))
+
+
+class FlipProbabilities(NamedTuple):
+  r"""Noise flip probabilities (THEORY §5).
+
+  Attributes:
+    per_unit: ``(n, p)`` Φ(−t_ij): the chance that noise σε flips gate j of x_i (exact: the
+      pre-activation w_jᵀ(x_i + σε) is N(w_jᵀx_i, σ²‖w_j‖²)).
+    any_lower: ``(n,)`` max_j Φ(−t_ij) ≤ P(some gate of x_i flips).
+    any_upper: ``(n,)`` min(1, Σ_j Φ(−t_ij)) ≥ P(some gate of x_i flips) (union bound).
+  """
+
+  per_unit: jax.Array
+  any_lower: jax.Array
+  any_upper: jax.Array
+
+
+def flip_probabilities(params: DAEParams, x: jax.Array, labels, unit_block, sigma
+                       ) -> FlipProbabilities:
+  """Per-unit flip probabilities Φ(−t) and two-sided bounds on the chance that any gate flips."""
+  t = normalized_margins(params, x, labels, unit_block, sigma)
+  q = norm.cdf(-t)
+  return FlipProbabilities(q, jnp.max(q, 1), jnp.minimum(1.0, jnp.sum(q, 1)))
+
+
+class StabilityRadius(NamedTuple):
+  r"""Weight-perturbation stability radius δ* = min_{i,j} |w_jᵀx_i| / ‖x_i‖ over live units.
+
+  Any ΔW₁ with ‖ΔW₁‖_F < δ* leaves every clean gate unchanged, because |Δw_jᵀx_i| ≤ ‖Δw_j‖‖x_i‖.
+  The bound is attained: ΔW₁ = −(1 + ε) (w_jᵀx_i/‖x_i‖²) x_i e_jᵀ at the minimizing (i, j) has norm
+  (1 + ε)δ* and flips that gate (see :func:`flipping_perturbation`).
+
+  Units with a zero column are excluded (any perturbation can switch a dead unit on; with them δ* = 0).
+
+  Attributes:
+    radius: δ*.
+    sample: i at the minimum.
+    unit: j at the minimum.
+  """
+
+  radius: float
+  sample: int
+  unit: int
+
+
+def stability_radius(params: DAEParams, x: jax.Array) -> StabilityRadius:
+  """δ* of the clean gate pattern of ``x`` under perturbations of W₁ (THEORY §5)."""
+  ratio = np.abs(np.asarray(x @ params.w1)) / np.linalg.norm(np.asarray(x), axis=1, keepdims=True)
+  live = np.linalg.norm(np.asarray(params.w1), axis=0) > 0
+  ratio = np.where(live[None, :], ratio, np.inf)
+  i, j = np.unravel_index(np.argmin(ratio), ratio.shape)
+  return StabilityRadius(float(ratio[i, j]), int(i), int(j))
+
+
+def flipping_perturbation(params: DAEParams, x: jax.Array, factor: float) -> jax.Array:
+  r"""The rank-one ΔW₁ of norm ``factor`` · δ* that moves the tightest pre-activation w_jᵀx_i to
+  (1 − factor)·w_jᵀx_i: for ``factor`` > 1 it changes that gate's sign. ``(d, p)``."""
+  r = stability_radius(params, x)
+  xi = x[r.sample]
+  pre = xi @ params.w1[:, r.unit]
+  col = -factor * pre / jnp.sum(xi**2) * xi
+  return jnp.zeros_like(params.w1).at[:, r.unit].set(col)
+
+
+def balanced_slack(params: DAEParams, x: jax.Array, labels, unit_block) -> jax.Array:
+  r"""Balanced-activation slack per cluster (THEORY §3, "choice of O_k"): ``(M,)``
+
+  slack_k = min over points x of cluster k and units j of block k of cos(w_j, x).
+
+  Positive iff every point of the cluster switches on every unit of its block, the condition under
+  which Eq. 8 with the constant-first-column O_k is a stationary point of the ReLU loss (for the
+  construction w_jᵀx = D₁/√p_k·u₁ᵀx + Σ_{i≥2} D_i O_{j,i} u_iᵀx, so the sign is that of "first term
+  minus the rest"). +inf for a cluster with no block.
+  """
+  labels, unit_block = check_blocks(labels, unit_block, params.width)
+  xn = x / jnp.linalg.norm(x, axis=1, keepdims=True)
+  wn = params.w1 / jnp.maximum(jnp.linalg.norm(params.w1, axis=0, keepdims=True), 1e-300)
+  cos = xn @ wn  # (n, p)
+  inblock = block_masks(labels, unit_block).astype(bool)
+  per_sample = jnp.min(jnp.where(inblock, cos, jnp.inf), 1)
+  m = int(labels.max()) + 1
+  return jnp.stack([jnp.min(jnp.where(jnp.asarray(labels) == k, per_sample, jnp.inf))
+                    for k in range(m)])
