@@ -188,27 +188,41 @@ def gaussian_mixture_params(key: jax.Array, clusters: int, d: int, rank: int, me
   return GaussianMixture(weights=weights, means=means, factors=jnp.stack(factors))
 
 
-def sample_mixture(key: jax.Array, mixture: GaussianMixture, per_cluster: int) -> LabelledData:
-  """Draw ``per_cluster`` samples from every mode (balanced clusters; rows grouped by cluster).
+def sample_mixture(key: jax.Array, mixture: GaussianMixture, per_cluster: int,
+                   max_radius: float | None = None) -> LabelledData:
+  r"""Draw ``per_cluster`` samples from every mode (balanced clusters; rows grouped by cluster).
+
+  Args:
+    key: PRNG key.
+    mixture: the mixture.
+    per_cluster: samples per mode.
+    max_radius: if given, each latent z ~ N(0, I_r) is shrunk to norm ≤ R (z ← z·min(1, R/‖z‖)), so
+      every sample satisfies ‖x − μ_k‖ ≤ ‖F_k‖_op·R: a **stated** separability margin,
+      α_k ≤ spread·R/‖μ_k‖ against the population mean (the samples are then no longer Gaussian).
 
   Returns:
     LabelledData with ``n = M · per_cluster`` rows.
   """
   per_cluster = _check_positive_int("per_cluster", per_cluster)
   m, d, r = mixture.factors.shape
-  z = jax.random.normal(key, (m, per_cluster, r))
+  z = jax.random.normal(key, (m, per_cluster, r), mixture.means.dtype)
+  if max_radius is not None:
+    max_radius = _check_positive("max_radius", max_radius)
+    nz = jnp.linalg.norm(z, axis=-1, keepdims=True)
+    z = z * jnp.minimum(1.0, max_radius / jnp.maximum(nz, 1e-30))
   x = mixture.means[:, None, :] + jnp.einsum("kdr,knr->knd", mixture.factors, z)
   labels = jnp.repeat(jnp.arange(m), per_cluster)
   return LabelledData(x=x.reshape(m * per_cluster, d), labels=labels, means=mixture.means)
 
 
 def gaussian_mixture(key: jax.Array, clusters: int, per_cluster: int, d: int, rank: int = 2,
-                     mean_norm: float = 4.0, spread: float = 0.5, orthogonal_to_means: bool = True
-                     ) -> tuple[LabelledData, GaussianMixture]:
-  """Generate a mixture (see :func:`gaussian_mixture_params`) and sample it. Returns (data, mixture)."""
+                     mean_norm: float = 4.0, spread: float = 0.5, orthogonal_to_means: bool = True,
+                     max_radius: float | None = None) -> tuple[LabelledData, GaussianMixture]:
+  """Generate a mixture (see :func:`gaussian_mixture_params`) and sample it (see
+  :func:`sample_mixture` for ``max_radius``). Returns (data, mixture)."""
   k_par, k_smp = jax.random.split(key)
   mix = gaussian_mixture_params(k_par, clusters, d, rank, mean_norm, spread, orthogonal_to_means)
-  return sample_mixture(k_smp, mix, per_cluster), mix
+  return sample_mixture(k_smp, mix, per_cluster, max_radius), mix
 
 
 def hybrid(key: jax.Array, duplicated: int, multiplicity: int, modes: int, per_mode: int, d: int,

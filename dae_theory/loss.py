@@ -73,38 +73,42 @@ class MCMoments(NamedTuple):
   n_mc: int
 
 
-def mc_moments(per_draw: Callable[[jax.Array], jax.Array], key: jax.Array, n_mc: int, n: int, d: int,
-               chunk: int = 1000, dtype=None) -> MCMoments:
-  """Mean and standard error of ``per_draw(eps)`` over ``n_mc`` fresh draws, in chunks (bounded memory).
+def mc_moments(sample_chunk: Callable[[jax.Array, int], jax.Array], key: jax.Array, n_mc: int,
+               chunk: int = 1000) -> MCMoments:
+  """Mean and standard error of a per-draw quantity over ``n_mc`` independent draws, in chunks.
 
   Args:
-    per_draw: maps a noise chunk ``(c, n, d)`` to per-draw values ``(c, ...)``.
+    sample_chunk: ``(key, c) -> values (c, ...)``: c independent draws from the given key.
     key: PRNG key; chunk c uses ``fold_in(key, c)``.
     n_mc: number of draws (rounded up to a multiple of ``chunk``).
-    n, d: noise shape per draw.
-    chunk: draws per chunk.
+    chunk: draws per chunk (bounds the memory).
 
   Returns:
-    MCMoments with arrays of shape ``per_draw(...).shape[1:]``.
+    MCMoments with arrays of shape ``values.shape[1:]``.
   """
   if n_mc < 2:
     raise ValueError(f"n_mc must be >= 2 for a standard error, got {n_mc}.")
   chunk = min(chunk, n_mc)
   n_chunks = -(-n_mc // chunk)
-  dtype = dtype or jnp.result_type(float)
+  out = jax.eval_shape(lambda k: sample_chunk(k, chunk), key)
 
   def body(carry, c):
     s1, s2 = carry
-    vals = per_draw(jax.random.normal(jax.random.fold_in(key, c), (chunk, n, d), dtype))
+    vals = sample_chunk(jax.random.fold_in(key, c), chunk)
     return (s1 + jnp.sum(vals, 0), s2 + jnp.sum(vals**2, 0)), None
 
-  shape = jax.eval_shape(per_draw, jax.ShapeDtypeStruct((chunk, n, d), dtype)).shape[1:]
-  zeros = jnp.zeros(shape, dtype)
+  zeros = jnp.zeros(out.shape[1:], out.dtype)
   (s1, s2), _ = jax.lax.scan(body, (zeros, zeros), jnp.arange(n_chunks))
   total = n_chunks * chunk
   mean = s1 / total
   var = jnp.maximum(s2 / total - mean**2, 0.0) * total / (total - 1)
   return MCMoments(mean, jnp.sqrt(var / total), total)
+
+
+def gaussian_draws(per_draw: Callable[[jax.Array], jax.Array], shape: tuple[int, ...], dtype
+                   ) -> Callable[[jax.Array, int], jax.Array]:
+  """Adapt ``per_draw(eps (c, *shape)) -> (c, ...)`` to :func:`mc_moments` with standard normal noise."""
+  return lambda k, c: per_draw(jax.random.normal(k, (c,) + tuple(shape), dtype))
 
 
 @functools.partial(jax.jit, static_argnames=("n_mc", "chunk"))
@@ -121,8 +125,33 @@ def dae_loss_mc(params: DAEParams, x: jax.Array, sigma, lam, key: jax.Array, n_m
     pred = apply(params, x[None] + sigma * eps)
     return jnp.mean(jnp.sum((pred - x[None]) ** 2, -1), -1)
 
-  mom = mc_moments(per_draw, key, n_mc, n, d, chunk, x.dtype)
+  mom = mc_moments(gaussian_draws(per_draw, (n, d), x.dtype), key, n_mc, chunk)
   return mom.mean + weight_penalty(params, lam), mom.stderr
+
+
+@functools.partial(jax.jit, static_argnames=("n_test", "chunk"))
+def population_loss_mc(params: DAEParams, mixture, sigma, key: jax.Array, n_test: int,
+                       chunk: int = 2000) -> tuple[jax.Array, jax.Array]:
+  r"""Test loss E_{x∼p, ε}‖f(x + σε) − x‖² on fresh mixture samples (no penalty), by Monte Carlo.
+
+  Each of the ``n_test`` draws takes a mode with probability ρ_k, a fresh x from it and fresh noise.
+
+  Returns:
+    ``(loss, stderr)``.
+  """
+  weights, means, factors = mixture
+  d, r = factors.shape[1], factors.shape[2]
+
+  def sample_chunk(k, c):
+    k_mode, k_z, k_eps = jax.random.split(k, 3)
+    modes = jax.random.choice(k_mode, weights.shape[0], (c,), p=weights)
+    z = jax.random.normal(k_z, (c, r), means.dtype)
+    x = means[modes] + jnp.einsum("cdr,cr->cd", factors[modes], z)
+    y = x + sigma * jax.random.normal(k_eps, (c, d), means.dtype)
+    return jnp.sum((apply(params, y) - x) ** 2, -1)
+
+  mom = mc_moments(sample_chunk, key, n_test, chunk)
+  return mom.mean, mom.stderr
 
 
 # ----------------------------------------------------------------------------------------------
@@ -334,5 +363,5 @@ def _crosstalk_gap_mc(params, x, mask, sigma, key, *, n_mc, chunk):
     diff = l_relu - l_lin
     return jnp.stack([jnp.mean(diff, -1), jnp.mean(jnp.abs(diff), -1)], -1)
 
-  mom = mc_moments(per_draw, key, n_mc, n, d, chunk, x.dtype)
+  mom = mc_moments(gaussian_draws(per_draw, (n, d), x.dtype), key, n_mc, chunk)
   return CrosstalkGap(mom.mean[0], mom.stderr[0], mom.mean[1], mom.stderr[1])

@@ -44,10 +44,10 @@ def test_decomposed_loss_is_the_surrogate_closed_form(x64):
   # Monte Carlo of the gated-linear surrogate on fresh noise: n_mc draws, tolerance 5 standard errors.
   mask = loss.block_masks(ds.labels, blocks)
   n_mc = 20_000
-  mom = loss.mc_moments(
-      lambda e: jnp.mean(jnp.sum((loss.gated_linear_apply(params, ds.x[None] + 0.4 * e, mask)
-                                  - ds.x[None]) ** 2, -1), -1),
-      jax.random.key(5), n_mc, 180, 12)
+  per_draw = lambda e: jnp.mean(jnp.sum((loss.gated_linear_apply(params, ds.x[None] + 0.4 * e, mask)
+                                          - ds.x[None]) ** 2, -1), -1)
+  mom = loss.mc_moments(loss.gaussian_draws(per_draw, (180, 12), jnp.float64), jax.random.key(5),
+                        n_mc)
   assert abs(float(mom.mean) - float(jnp.mean(sur))) < 5 * float(mom.stderr)
 
 
