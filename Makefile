@@ -16,6 +16,7 @@ venv: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) -m sims.theory_demo --workdir runs/theory_demo
+	$(PY) -m sims.verify_theory --workdir runs/verify_theory
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests

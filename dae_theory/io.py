@@ -50,6 +50,11 @@ def write_json(path: str, obj: Any) -> None:
   _atomic_write(path, lambda f: f.write(text.encode()))
 
 
+def write_text(path: str, text: str) -> None:
+  """Write UTF-8 text atomically."""
+  _atomic_write(path, lambda f: f.write(text.encode()))
+
+
 def write_npz(path: str, arrays: Mapping[str, Any]) -> None:
   """Write arrays to ``.npz`` atomically."""
   _atomic_write(path, lambda f: np.savez(f, **{k: np.asarray(v) for k, v in arrays.items()}))

@@ -65,10 +65,14 @@ def _all_finite(tree) -> jax.Array:
 
 
 @functools.partial(jax.jit, static_argnames=("steps", "batch_size", "optimizer", "cosine"))
-def train_loop(key: jax.Array, params: DAEParams, x: jax.Array, sigma, lam, learning_rate, *,
-               steps: int, batch_size: int, optimizer: str = "adam", cosine: bool = True
+def train_loop(key: jax.Array, params: DAEParams, x: jax.Array, sigma, lam, learning_rate,
+               gate: jax.Array | None = None, *, steps: int, batch_size: int,
+               optimizer: str = "adam", cosine: bool = True
                ) -> tuple[DAEParams, jax.Array, jax.Array]:
   """The jitted core of :func:`train_dae` (pure; vmappable over key, params, σ, λ, learning rate).
+
+  With ``gate`` ``(n, p)`` the net is the gated-linear surrogate of Theorem D.2 (fixed gate per
+  sample) instead of the ReLU net: its expected loss is the decomposed loss.
 
   Returns:
     ``(params, losses (steps,), diverged_at)``.
@@ -76,8 +80,11 @@ def train_loop(key: jax.Array, params: DAEParams, x: jax.Array, sigma, lam, lear
   opt = make_optimizer(optimizer, learning_rate, steps if cosine else None)
   n, d = x.shape
 
-  def objective(p, xb, eps):
-    return loss_lib.dae_loss(p, xb, sigma, lam, eps)
+  def objective(p, xb, gb, eps):
+    if gb is None:
+      return loss_lib.dae_loss(p, xb, sigma, lam, eps)
+    pred = loss_lib.gated_linear_apply(p, xb[None] + sigma * eps, gb)
+    return jnp.mean(jnp.sum((pred - xb[None]) ** 2, -1)) + loss_lib.weight_penalty(p, lam)
 
   def step(carry, t):
     p, state, bad = carry
@@ -85,11 +92,11 @@ def train_loop(key: jax.Array, params: DAEParams, x: jax.Array, sigma, lam, lear
     k_idx, k_eps = jax.random.split(k)
     if batch_size < n:
       idx = jax.random.choice(k_idx, n, (batch_size,), replace=False)
-      xb = x[idx]
+      xb, gb = x[idx], None if gate is None else gate[idx]
     else:
-      xb = x
+      xb, gb = x, gate
     eps = jax.random.normal(k_eps, (1,) + xb.shape, x.dtype)
-    val, grads = jax.value_and_grad(objective)(p, xb, eps)
+    val, grads = jax.value_and_grad(objective)(p, xb, gb, eps)
     updates, new_state = opt.update(grads, state, p)
     new_p = optax.apply_updates(p, updates)
     ok = jnp.isfinite(val) & _all_finite(new_p) & (bad < 0)
@@ -107,7 +114,7 @@ def train_loop(key: jax.Array, params: DAEParams, x: jax.Array, sigma, lam, lear
 def train_dae(key: jax.Array, x: jax.Array, width: int, sigma: float, lam: float, steps: int,
               learning_rate: float = 1e-2, *, tied: bool = True, batch_size: int | None = None,
               optimizer: str = "adam", cosine: bool = True, params: DAEParams | None = None,
-              init_scale: float | None = None) -> TrainResult:
+              init_scale: float | None = None, gate: jax.Array | None = None) -> TrainResult:
   r"""Train the DAE (Eq. 5) on Eq. 6 from random init (or from ``params``).
 
   Args:
@@ -125,6 +132,9 @@ def train_dae(key: jax.Array, x: jax.Array, width: int, sigma: float, lam: float
     optimizer: ``adam`` | ``sgd`` | ``rmsprop``.
     params: initial weights (e.g. a construction); overrides ``width``/``tied``/``init_scale``.
     init_scale: std of the init entries (default 1/√d).
+    gate: optional ``(n, p)`` fixed gate: train the gated-linear surrogate of Theorem D.2 (e.g.
+      ``loss.block_masks(labels, unit_block)``) with the same optimizer and noise, e.g. to measure an
+      optimizer's resolution around a construction that minimizes it exactly.
 
   Returns:
     TrainResult.
@@ -149,14 +159,18 @@ def train_dae(key: jax.Array, x: jax.Array, width: int, sigma: float, lam: float
   if not 1 <= batch_size <= n:
     raise ValueError(f"batch_size must lie in 1 … n={n}, got {batch_size}.")
   make_optimizer(optimizer, learning_rate)  # validates the name before tracing
+  if gate is not None:
+    gate = jnp.asarray(gate, x.dtype)
   if params is None:
     if width < 1:
       raise ValueError(f"width must be >= 1, got {width}.")
     params = init_params(jax.random.fold_in(key, 0), d, width, tied, init_scale, x.dtype)
   elif params.w1.shape[0] != d:
     raise ValueError(f"params.w1 has d={params.w1.shape[0]} rows but x has d={d}.")
+  if gate is not None and gate.shape != (n, params.width):
+    raise ValueError(f"gate must have shape (n, p) = ({n}, {params.width}), got {gate.shape}.")
   out, losses, bad = train_loop(jax.random.fold_in(key, 1), params, x, sigma, lam, learning_rate,
-                                steps=steps, batch_size=batch_size, optimizer=optimizer,
+                                gate, steps=steps, batch_size=batch_size, optimizer=optimizer,
                                 cosine=cosine)
   result = TrainResult(out, losses, int(bad))
   if result.diverged_at >= 0:

@@ -1,5 +1,6 @@
 """Smoke tests of every sim: the library function end to end, and the command line."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -51,3 +52,63 @@ def test_theory_demo_bad_flags_stop_before_compute(tmp_path, flag, message):
   assert out.returncode != 0
   assert message in out.stderr
   assert not (tmp_path / "w").exists()  # nothing was computed or written
+
+
+# ---------------------------------------------------------------------------------------------
+# verify_theory
+# ---------------------------------------------------------------------------------------------
+
+from sims import verify_theory  # noqa: E402
+
+_KEYS = {"claim", "statement", "measured", "predicted", "holds", "note"}
+
+
+def _rows_by_claim(rows):
+  return {r["claim"]: r for r in rows}
+
+
+def test_verify_theory_smoke_writes_the_report(tmp_path):
+  rows = verify_theory.run(verify_theory.Config.smoke(), str(tmp_path))
+  for name in ("config.json", "meta.json", "results.npz", "report.json", "report.md"):
+    assert (tmp_path / name).exists(), name
+  report = json.loads((tmp_path / "report.json").read_text())
+  assert report == json.loads(json.dumps(rows))
+  assert len(report) == 14 and all(_KEYS <= set(r) for r in report)
+  assert all(isinstance(r["holds"], bool) for r in report)
+  md = (tmp_path / "report.md").read_text()
+  assert md.startswith("| claim |") and md.count("\n| ") == 14  # header, then 14 rows
+  by = _rows_by_claim(rows)
+  # Hypotheses hold on the generated data: no row reports a violation.
+  assert not any("hypothesis violated" in r["note"] for r in rows)
+  assert by["Theorem 3.1 (Eq. 8) stationarity"]["holds"]
+
+
+def test_verify_theory_rows_react_to_acute_means(tmp_path):
+  """beta >= 0 (every point shifted along one direction): the separability row and every row that
+  needs the Eq. 8 construction say so; rows on other data (Cor. 3.2, 3.4) are still computed."""
+  cfg = dataclasses.replace(verify_theory.Config.smoke(), mean_shift=1.5)
+  by = _rows_by_claim(verify_theory.run(cfg, str(tmp_path)))
+  assert not by["Def. 3.1 separability"]["holds"]
+  for claim in ("Theorem 3.1 (Eq. 8) stationarity", "Theorem 3.1 balanced code",
+                "Theorem D.2 decomposition", "Local minimum (Hessian certificate)",
+                "Cor. 3.3 corrected"):
+    assert not by[claim]["holds"] and "beta < 0" in by[claim]["note"], by[claim]
+  assert by["Cor. 3.4 (hybrid)"]["holds"] and by["Cor. 3.2 (Eq. 9)"]["measured"] != "not computable"
+
+
+def test_verify_theory_rows_react_to_broken_balanced_activation(tmp_path):
+  """A spread comparable to the means (rank-2 covariance) breaks the balanced code: that row says
+  so with a negative slack, while stationarity of the decomposed loss still holds."""
+  cfg = dataclasses.replace(verify_theory.Config.smoke(), rank=2, spread=1.5, mean_norm=2.0)
+  by = _rows_by_claim(verify_theory.run(cfg, str(tmp_path)))
+  bal = by["Theorem 3.1 balanced code"]
+  assert not bal["holds"] and "min slack=-" in bal["measured"]
+  assert by["Theorem 3.1 (Eq. 8) stationarity"]["holds"]
+
+
+def test_verify_theory_bad_flag_is_named(tmp_path):
+  out = subprocess.run([sys.executable, "-m", "sims.verify_theory", "--smoke", "--d=3",
+                        "--workdir", str(tmp_path / "w")], cwd=ROOT, capture_output=True, text=True,
+                       timeout=300)
+  assert out.returncode != 0 and "--d=3 must be >= clusters + 1 + rank" in out.stderr
+  assert not (tmp_path / "w").exists()
