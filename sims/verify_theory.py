@@ -350,9 +350,10 @@ def verify(cfg: Config, ds=None, mixture=None) -> tuple[list[dict], dict]:
 
 def format_report(rows: list[dict]) -> str:
   """Markdown table of the report."""
+  esc = lambda v: str(v).replace("|", "\\|")  # norms and absolute values inside table cells
   lines = ["| claim | measured | predicted | holds |", "|---|---|---|---|"]
   for r in rows:
-    lines.append(f"| {r['claim']} | {r['measured']} | {r['predicted']} | "
+    lines.append(f"| {esc(r['claim'])} | {esc(r['measured'])} | {esc(r['predicted'])} | "
                  f"{'yes' if r['holds'] else '**no**'} |")
   return "\n".join(lines)
 

@@ -123,3 +123,18 @@ def test_training_runs_in_float64(x64):
   ds = data.gaussian_mixture(jax.random.key(0), 3, 20, 8, 1, 4.0, 0.5)[0]
   res = train.train_dae(jax.random.key(0), ds.x, 6, 0.2, 1e-4, 20, 1e-2)
   assert res.params.w1.dtype == jnp.float64 and res.losses.dtype == jnp.float64
+
+
+def test_relu_and_gated_linear_training_coincide_when_no_gate_flips(x64):
+  """At a large margin (t_min = 5.4) no gate flips along the run, so training the ReLU net and
+  training its gated-linear surrogate with the same key follow the same trajectory (identity at
+  float64 round-off); at a small margin they part."""
+  ds = data.gaussian_mixture(jax.random.key(0), 3, 100, 12, 1, 4.0, 0.5)[0]
+  for sigma, same in ((0.2, True), (1.5, False)):
+    con = constructions.generalization_weights(ds.x, ds.labels, 2, sigma, 1e-4)
+    gate = loss.block_masks(ds.labels, con.unit_block)
+    kw = dict(params=con.params, batch_size=50)
+    relu = train.train_dae(jax.random.key(1), ds.x, 0, sigma, 1e-4, 300, 1e-3, **kw)
+    lin = train.train_dae(jax.random.key(1), ds.x, 0, sigma, 1e-4, 300, 1e-3, gate=gate, **kw)
+    diff = float(jnp.max(jnp.abs(relu.params.w1 - lin.params.w1)))
+    assert (diff < 1e-12) == same, (sigma, diff)
