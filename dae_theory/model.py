@@ -31,6 +31,7 @@ class DAEParams(NamedTuple):
 
   @property
   def tied(self) -> bool:
+    """Whether W₂ = W₁ (``w2 is None``)."""
     return self.w2 is None
 
   @property
@@ -40,6 +41,7 @@ class DAEParams(NamedTuple):
 
   @property
   def width(self) -> int:
+    """Hidden width p (the number of columns of W₁)."""
     return self.w1.shape[1]
 
 

@@ -54,3 +54,23 @@ def config_from_flags(config_cls, flag_values):
         raise ValueError(f"--{f.name}: every entry must be a {elem.__name__}: {err}") from None
     updates[f.name] = value
   return dataclasses.replace(base, **updates)
+
+
+def main_with_config(config_cls, default_workdir: str, body) -> None:
+  """Define the flags, then run ``body(cfg, workdir)`` under absl. A bad flag (a ValueError from the
+  Config's validation) becomes a usage error naming the flag, raised before any compute."""
+  from absl import app, logging
+
+  define_config_flags(config_cls)
+
+  def main(argv):
+    if len(argv) > 1:
+      raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    logging.set_verbosity(logging.WARNING)
+    try:
+      cfg = config_from_flags(config_cls, flags.FLAGS)
+    except ValueError as err:
+      raise app.UsageError(str(err)) from None
+    body(cfg, flags.FLAGS.workdir or default_workdir)
+
+  app.run(main)

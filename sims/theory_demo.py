@@ -31,6 +31,8 @@ from dae_theory import constructions, data, io, metrics, model, train
 
 @dataclasses.dataclass(frozen=True)
 class Config:
+  """Settings of the demo (each field is a flag of the same name); validated on construction."""
+
   seed: int = 0
   steps: int = 3000
   learning_rate: float = 1e-2
@@ -70,6 +72,7 @@ class Config:
 
   @classmethod
   def smoke(cls) -> "Config":
+    """A tiny configuration that runs end to end in seconds."""
     return cls(steps=300, mem_n=4, mem_d=8, mem_width=6, gen_per_cluster=40, gen_d=8)
 
 
@@ -169,21 +172,9 @@ def format_table(rows: list[dict]) -> str:
 
 
 if __name__ == "__main__":
-  from absl import app, flags, logging
-
   from sims import _flags
 
-  _flags.define_config_flags(Config)
-
-  def main(argv):
-    if len(argv) > 1:
-      raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    logging.set_verbosity(logging.WARNING)
-    try:
-      cfg = _flags.config_from_flags(Config, flags.FLAGS)
-    except ValueError as err:  # a bad flag stops before any compute, naming the flag
-      raise app.UsageError(str(err)) from None
-    workdir = flags.FLAGS.workdir or "runs/theory_demo"
+  def _main(cfg: Config, workdir: str) -> None:
     rows = run(cfg, workdir)
     print(format_table(rows))
     gen = rows[1]
@@ -191,4 +182,4 @@ if __name__ == "__main__":
           f"the construction compared with is built for that allocation.")
     print(f"Run record in {workdir}/ (config.json, meta.json, results.npz, summary.json).")
 
-  app.run(main)
+  _flags.main_with_config(Config, "runs/theory_demo", _main)

@@ -39,6 +39,8 @@ LBFGS_STEPS = 1000
 
 @dataclasses.dataclass(frozen=True)
 class Config:
+  """Settings of the report (each field is a flag of the same name); validated on construction."""
+
   d: int = dataclasses.field(default=16, metadata={"help": "data dimension"})
   clusters: int = dataclasses.field(default=3, metadata={"help": "mixture modes M (M + rank + 1 <= d)"})
   per_cluster: int = dataclasses.field(default=200, metadata={"help": "samples per mode n_k"})
@@ -78,6 +80,7 @@ class Config:
 
   @classmethod
   def smoke(cls) -> "Config":
+    """A tiny configuration that runs end to end in seconds."""
     return cls(d=8, per_cluster=30, n_mc=2000, train_steps=100, mem_n=4)
 
 
@@ -376,24 +379,12 @@ def run(cfg: Config, workdir: str, ds=None, mixture=None) -> list[dict]:
 
 
 if __name__ == "__main__":
-  from absl import app, flags, logging
-
   from sims import _flags
 
-  _flags.define_config_flags(Config)
-
-  def main(argv):
-    if len(argv) > 1:
-      raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    logging.set_verbosity(logging.WARNING)
-    try:
-      cfg = _flags.config_from_flags(Config, flags.FLAGS)
-    except ValueError as err:
-      raise app.UsageError(str(err)) from None
-    workdir = flags.FLAGS.workdir or "runs/verify_theory"
+  def _main(cfg: Config, workdir: str) -> None:
     rows = run(cfg, workdir)
     print(format_report(rows))
     print(f"\n{sum(r['holds'] for r in rows)} of {len(rows)} claims hold on these data. Report in "
           f"{workdir}/report.md (with notes) and report.json.")
 
-  app.run(main)
+  _flags.main_with_config(Config, "runs/verify_theory", _main)
