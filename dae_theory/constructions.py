@@ -138,7 +138,8 @@ def _require_obtuse(x, labels, what: str) -> data_lib.Separability:
   return sep
 
 
-def memorization_weights(x: jax.Array, sigma, lam, width: int | None = None) -> Construction:
+def memorization_weights(x: jax.Array, sigma, lam, width: int | None = None,
+                         require_obtuse: bool = True) -> Construction:
   r"""The memorizing minimizer of Cor. 3.2 (Eq. 9, denominator ‖x_i‖⁴ corrected):
 
   .. math::
@@ -150,6 +151,9 @@ def memorization_weights(x: jax.Array, sigma, lam, width: int | None = None) -> 
     sigma: σ.
     lam: λ of Eq. 6; needs nλ < min_i ‖x_i‖².
     width: p ≥ n (default n); extra columns are zero and unassigned.
+    require_obtuse: refuse data with a pair of samples at cosine ≥ 0 (Cor. 3.2's hypothesis). Pass
+      False only to build the Eq. 9 matrix as a *reference* for data where it is not a minimizer
+      (e.g. the distance to memorization in a phase diagram).
 
   Returns:
     Construction with unit j < n assigned to sample j.
@@ -162,7 +166,7 @@ def memorization_weights(x: jax.Array, sigma, lam, width: int | None = None) -> 
   width = n if width is None else int(width)
   if width < n:
     raise ValueError(f"Cor. 3.2 needs width p >= n = {n}, got p = {width} (short by {n - width}).")
-  if n > 1:
+  if n > 1 and require_obtuse:
     _require_obtuse(x, np.arange(n), "Cor. 3.2 (memorization)")
   sq = jnp.sum(x**2, axis=1)
   if n * lam >= float(jnp.min(sq)):

@@ -1,0 +1,411 @@
+r"""Train a grid of DAEs (seeds × widths × sample sizes × σ × λ × learning rate) as one compiled program.
+
+Design (STYLE "Sweeps"):
+
+* **One program per chunk shape.** A chunk of configs is trained by one jitted function: ``vmap`` over
+  configs of a ``lax.scan`` over steps, with the optax optimizer built inside the vmapped function (so
+  σ, λ and the learning rate are traced per config).
+* **Widths** are padded to the chunk's p_max with a unit mask (padded columns start at 0, get zero
+  gradient and stay 0); configs are **bucketed** by width first, so a chunk holds one width and padding
+  wastes nothing unless ``bucket=False``. Init scales use the true width (entries N(0, 1/d), the same
+  as :func:`dae_theory.model.init_params`).
+* **Sample sizes** share one data matrix ``x (n_max, d)``: config (n) draws its minibatches uniformly
+  (with replacement) from the first n rows, so the loss is the unbiased estimate of Eq. 6 with the true
+  1/n; evaluation weights the first n rows by 1/n.
+* **Common random numbers.** The init of unit j depends only on (seed, j); the minibatch indices of
+  step t only on (seed, n, t); the noise only on (seed, t). Configs that differ only in width, σ, λ or
+  learning rate see the same samples and the same noise, and a config's result does not depend on the
+  rest of the grid (seed i is the same run whatever the sweep size).
+* **Devices.** The config axis of a chunk is sharded over every visible device (``jax.sharding.Mesh``
+  + ``NamedSharding``); chunks are padded to a multiple of the device count.
+* **Long runs.** Each finished chunk is written atomically to ``workdir/chunks/``; a restarted sweep
+  with the same spec skips finished chunks; a config whose loss or update turns non-finite is frozen at
+  its last finite weights and its step is recorded in ``status`` (−1 = finished normally).
+
+Loss per step: the mean over the batch of ‖f(x_b + σε_b) − x_b‖² plus λ(‖W₁‖² + ‖W₂‖²) (Eq. 6; tied
+weights pay 2λ‖W‖²). Optimizer: Adam with cosine decay (optax).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+import os
+import time
+from typing import Callable, NamedTuple, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from dae_theory import io
+from dae_theory.loss import dae_loss
+from dae_theory.model import DAEParams
+
+AXES = ("sigma", "lam", "learning_rate", "n", "width", "seed")
+
+
+class Configs(NamedTuple):
+  """One entry per config (all arrays ``(C,)``)."""
+
+  seed: np.ndarray
+  width: np.ndarray
+  n: np.ndarray
+  sigma: np.ndarray
+  lam: np.ndarray
+  learning_rate: np.ndarray
+
+  def __len__(self) -> int:
+    return len(self.seed)
+
+  def take(self, idx) -> "Configs":
+    return Configs(*(np.asarray(a)[idx] for a in self))
+
+
+@dataclasses.dataclass(frozen=True)
+class Grid:
+  """The Cartesian product of the swept values; ``configs()`` flattens it in ``AXES`` order (the last
+  axis, seed, varies fastest), so ``results.reshape(grid.shape)`` restores the grid."""
+
+  seeds: tuple[int, ...] = (0,)
+  widths: tuple[int, ...] = (16,)
+  sample_sizes: tuple[int, ...] = (64,)
+  sigmas: tuple[float, ...] = (0.2,)
+  lams: tuple[float, ...] = (1e-4,)
+  learning_rates: tuple[float, ...] = (1e-2,)
+
+  def __post_init__(self):
+    named = {"seeds": self.seeds, "widths": self.widths, "sample_sizes": self.sample_sizes,
+             "sigmas": self.sigmas, "lams": self.lams, "learning_rates": self.learning_rates}
+    for name, vals in named.items():
+      if len(vals) == 0:
+        raise ValueError(f"{name} must not be empty.")
+    for name in ("widths", "sample_sizes"):
+      bad = [v for v in named[name] if int(v) != v or v < 1]
+      if bad:
+        raise ValueError(f"{name} must be integers >= 1, got {bad}.")
+    for name in ("sigmas", "learning_rates"):
+      bad = [v for v in named[name] if not (np.isfinite(v) and v > 0)]
+      if bad:
+        raise ValueError(f"{name} must be finite and > 0, got {bad}.")
+    bad = [v for v in self.lams if not (np.isfinite(v) and v >= 0)]
+    if bad:
+      raise ValueError(f"lams must be finite and >= 0, got {bad}.")
+    bad = [v for v in self.seeds if int(v) != v or v < 0]
+    if bad:
+      raise ValueError(f"seeds must be integers >= 0, got {bad}.")
+
+  @property
+  def shape(self) -> tuple[int, ...]:
+    return (len(self.sigmas), len(self.lams), len(self.learning_rates), len(self.sample_sizes),
+            len(self.widths), len(self.seeds))
+
+  def configs(self) -> Configs:
+    mesh = np.meshgrid(self.sigmas, self.lams, self.learning_rates, self.sample_sizes, self.widths,
+                       self.seeds, indexing="ij")
+    sig, lam, lr, n, w, s = (m.reshape(-1) for m in mesh)
+    return Configs(seed=s.astype(np.int32), width=w.astype(np.int32), n=n.astype(np.int32),
+                   sigma=sig.astype(np.float64), lam=lam.astype(np.float64),
+                   learning_rate=lr.astype(np.float64))
+
+
+class SweepResult(NamedTuple):
+  """Outcome of :func:`run_sweep`, in config order.
+
+  Attributes:
+    configs: the configs.
+    w1: ``(C, d, p_max)`` weights, zero beyond each config's width (``w2`` likewise when untied).
+    losses: ``(C, steps // log_every)`` mean stochastic loss over each logging window.
+    status: ``(C,)`` first non-finite step, or −1.
+  """
+
+  configs: Configs
+  w1: np.ndarray
+  w2: np.ndarray | None
+  losses: np.ndarray
+  status: np.ndarray
+
+
+def _init_columns(key, d: int, p_max: int, width, dtype):
+  """Unit j's column from ``fold_in(key, j)``: padding to any p_max leaves the first columns equal."""
+  cols = jax.vmap(lambda j: jax.random.normal(jax.random.fold_in(key, j), (d,), dtype))(
+      jnp.arange(p_max))
+  mask = (jnp.arange(p_max) < width).astype(dtype)
+  return cols.T / jnp.sqrt(jnp.asarray(d, dtype)) * mask[None, :], mask
+
+
+def _train_one(x, base_key, seed, width, n, sigma, lam, lr, *, steps: int, batch_size: int,
+               p_max: int, tied: bool, log_every: int):
+  """Train one config (pure; vmapped over the config arguments by :func:`_train_chunk`)."""
+  d = x.shape[1]
+  dtype = x.dtype
+  key = jax.random.fold_in(base_key, seed)
+  k_init, k_data = jax.random.split(key)
+  w1, mask = _init_columns(jax.random.fold_in(k_init, 0), d, p_max, width, dtype)
+  w2 = None if tied else _init_columns(jax.random.fold_in(k_init, 1), d, p_max, width, dtype)[0]
+  params = DAEParams(w1, w2)
+  opt = optax.adam(optax.cosine_decay_schedule(lr, steps))
+  masked = lambda tree: jax.tree.map(lambda a: a * mask[None, :], tree)
+
+  def step(carry, t):
+    p, state, bad = carry
+    k_idx, k_eps = jax.random.split(jax.random.fold_in(k_data, t))
+    idx = jax.random.randint(k_idx, (batch_size,), 0, n)
+    xb = x[idx]
+    eps = jax.random.normal(k_eps, (1, batch_size, d), dtype)
+    val, grads = jax.value_and_grad(dae_loss)(p, xb, sigma, lam, eps)
+    updates, new_state = opt.update(masked(grads), state, p)
+    new_p = masked(optax.apply_updates(p, updates))
+    ok = (jnp.isfinite(val) & jnp.all(jnp.isfinite(new_p.w1)) & (bad < 0)
+          & (True if tied else jnp.all(jnp.isfinite(new_p.w2))))
+    keep = lambda new, old: jnp.where(ok, new, old)
+    p = jax.tree.map(keep, new_p, p)
+    state = jax.tree.map(keep, new_state, state)
+    bad = jnp.where((bad < 0) & ~ok, t.astype(bad.dtype), bad)
+    return (p, state, bad), val
+
+  init = (params, opt.init(params), jnp.array(-1, jnp.int32))
+  (params, _, bad), losses = jax.lax.scan(step, init, jnp.arange(steps))
+  windows = losses.reshape(steps // log_every, log_every).mean(1)
+  return params, windows, bad
+
+
+@functools.partial(jax.jit, static_argnames=("steps", "batch_size", "p_max", "tied", "log_every"))
+def _train_chunk(x, base_key, seed, width, n, sigma, lam, lr, *, steps, batch_size, p_max, tied,
+                 log_every):
+  fn = functools.partial(_train_one, steps=steps, batch_size=batch_size, p_max=p_max, tied=tied,
+                         log_every=log_every)
+  return jax.vmap(fn, in_axes=(None, None, 0, 0, 0, 0, 0, 0))(x, base_key, seed, width, n, sigma,
+                                                               lam, lr)
+
+
+def train_config(x, seed: int, width: int, n: int, sigma: float, lam: float, learning_rate: float, *,
+                 steps: int, batch_size: int, tied: bool = True, log_every: int = 1,
+                 base_key: int = 0):
+  """A single config, trained alone (no vmap, no padding): the reference the sweep must equal.
+
+  Returns:
+    ``(params, losses (steps // log_every,), diverged_at)``.
+  """
+  fn = jax.jit(functools.partial(_train_one, steps=steps, batch_size=batch_size, p_max=int(width),
+                                 tied=tied, log_every=log_every))
+  dt = jnp.asarray(x).dtype
+  p, l, b = fn(jnp.asarray(x), jax.random.key(base_key), seed, width, n, jnp.asarray(sigma, dt),
+               jnp.asarray(lam, dt), jnp.asarray(learning_rate, dt))
+  return p, l, int(b)
+
+
+def plan_chunks(configs: Configs, chunk_size: int, n_devices: int, bucket: bool = True
+                ) -> list[np.ndarray]:
+  """Split config indices into chunks: sorted by width (and never mixing widths) when ``bucket``;
+  each chunk's length is padded later to a multiple of the device count."""
+  if chunk_size < 1:
+    raise ValueError(f"chunk_size must be >= 1, got {chunk_size}.")
+  chunk_size = max(n_devices, chunk_size - chunk_size % n_devices)
+  order = np.argsort(configs.width, kind="stable") if bucket else np.arange(len(configs))
+  groups = ([order[configs.width[order] == w] for w in np.unique(configs.width)] if bucket
+            else [order])
+  return [g[i:i + chunk_size] for g in groups for i in range(0, len(g), chunk_size)]
+
+
+def _spec_fingerprint(x: np.ndarray, configs: Configs, **settings) -> str:
+  h = hashlib.sha256()
+  h.update(np.ascontiguousarray(x).tobytes())
+  for a in configs:
+    h.update(np.ascontiguousarray(a).tobytes())
+  h.update(json.dumps(settings, sort_keys=True).encode())
+  return h.hexdigest()[:16]
+
+
+def run_sweep(x, configs: Configs, *, steps: int, batch_size: int, tied: bool = True,
+              chunk_size: int = 64, bucket: bool = True, log_every: int = 10, base_key: int = 0,
+              workdir: str | None = None, log: Callable[[str], None] | None = print,
+              devices: Sequence | None = None) -> SweepResult:
+  """Train every config; see the module docstring for the design.
+
+  Args:
+    x: ``(n_max, d)`` training data; config (n) uses the first n rows.
+    configs: from :meth:`Grid.configs` (or any ``Configs``).
+    steps: optimizer steps (a multiple of ``log_every``).
+    batch_size: minibatch size (drawn with replacement from the first n rows).
+    tied: W₂ = W₁.
+    chunk_size: configs per compiled call (rounded to a multiple of the device count).
+    bucket: group configs by width so that chunks need no width padding.
+    log_every: loss logging window (steps).
+    base_key: integer seed of the whole sweep; config seed s uses ``fold_in(key(base_key), s)``.
+    workdir: if given, finished chunks are saved there and reused on restart.
+    log: progress sink (configs done, model-steps/s, ETA); ``None`` for silence.
+    devices: devices to shard the config axis over (default: all).
+
+  Returns:
+    SweepResult.
+
+  Raises:
+    ValueError: bad arguments (named), n larger than the data, or a workdir holding another sweep.
+  """
+  x = jnp.asarray(x)
+  if x.ndim != 2:
+    raise ValueError(f"x must have shape (n_max, d), got {x.shape}.")
+  n_max, d = x.shape
+  if len(configs) == 0:
+    raise ValueError("configs is empty.")
+  if int(np.max(configs.n)) > n_max:
+    raise ValueError(f"sample size n={int(np.max(configs.n))} is larger than the data (n_max={n_max}).")
+  if steps < 1 or steps % log_every:
+    raise ValueError(f"steps must be >= 1 and a multiple of log_every={log_every}, got {steps}.")
+  if batch_size < 1:
+    raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
+  devices = list(devices or jax.devices())
+  mesh = Mesh(np.array(devices), ("configs",))
+  shard = NamedSharding(mesh, PartitionSpec("configs"))
+  chunks = plan_chunks(configs, chunk_size, len(devices), bucket)
+  p_global = int(np.max(configs.width))
+  fp = _spec_fingerprint(np.asarray(x), configs, steps=steps, batch_size=batch_size, tied=tied,
+                         log_every=log_every, base_key=base_key, chunk_size=chunk_size,
+                         bucket=bucket)
+  chunk_dir = None
+  if workdir is not None:
+    chunk_dir = os.path.join(workdir, "chunks")
+    os.makedirs(chunk_dir, exist_ok=True)
+    spec_path = os.path.join(workdir, "sweep_spec.json")
+    if os.path.exists(spec_path):
+      with open(spec_path) as f:
+        old = json.load(f)["fingerprint"]
+      if old != fp:
+        raise ValueError(f"{workdir} holds a different sweep (fingerprint {old}, this one {fp}); use "
+                         "a new workdir or delete it.")
+    else:
+      io.write_json(spec_path, {"fingerprint": fp, "chunks": len(chunks), "configs": len(configs)})
+
+  c = len(configs)
+  w1 = np.zeros((c, d, p_global), np.asarray(x).dtype)
+  w2 = None if tied else np.zeros_like(w1)
+  losses = np.zeros((c, steps // log_every), np.asarray(x).dtype)
+  status = np.full((c,), -1, np.int32)
+  key = jax.random.key(base_key)
+  started, trained = time.time(), 0
+  for ci, idx in enumerate(chunks):
+    path = None if chunk_dir is None else os.path.join(chunk_dir, f"chunk_{ci:05d}.npz")
+    if path is not None and os.path.exists(path):
+      saved = np.load(path)
+      out_w1, out_w2, out_l, out_s = (saved["w1"], saved["w2"] if not tied else None,
+                                      saved["losses"], saved["status"])
+    else:
+      pad = (-len(idx)) % len(devices)
+      full = np.concatenate([idx, np.repeat(idx[-1:], pad)])
+      sub = configs.take(full)
+      p_max = int(np.max(sub.width))
+      args = [jax.device_put(jnp.asarray(a, dt), shard) for a, dt in
+              zip(sub, (jnp.int32, jnp.int32, jnp.int32, x.dtype, x.dtype, x.dtype))]
+      params, l, s = _train_chunk(x, key, *args, steps=steps, batch_size=batch_size, p_max=p_max,
+                                  tied=tied, log_every=log_every)
+      n_real = len(idx)
+      out_w1 = np.asarray(params.w1)[:n_real]
+      out_w2 = None if tied else np.asarray(params.w2)[:n_real]
+      out_l, out_s = np.asarray(l)[:n_real], np.asarray(s)[:n_real]
+      if path is not None:
+        arrays = {"w1": out_w1, "losses": out_l, "status": out_s, "index": idx}
+        if not tied:
+          arrays["w2"] = out_w2
+        io.write_npz(path, arrays)
+      trained += n_real
+    pw = out_w1.shape[2]
+    w1[idx, :, :pw] = out_w1
+    if not tied:
+      w2[idx, :, :pw] = out_w2
+    losses[idx], status[idx] = out_l, out_s
+    if log is not None:
+      done = sum(len(i) for i in chunks[:ci + 1])
+      el = time.time() - started
+      rate = trained * steps / el if trained else float("nan")
+      eta = (c - done) * steps / rate if trained else float("nan")
+      log(f"sweep: chunk {ci + 1}/{len(chunks)}, configs {done}/{c}, {rate:,.0f} model-steps/s, "
+          f"ETA {eta:.0f} s" + (f", {int(np.sum(out_s >= 0))} diverged" if np.any(out_s >= 0) else ""))
+  return SweepResult(configs, w1, w2, losses, status)
+
+
+def useful_flops_per_step(width: int, d: int, batch_size: int) -> int:
+  r"""Matrix-product FLOPs of one training step of one model (true width, no padding):
+  forward W₁ᵀy and W₂h (2 products), backward ∂W₂ = δhᵀ, ∂h = W₂ᵀδ, ∂W₁ = yδ_preᵀ (3 products), each
+  2·B·d·p FLOPs: 10·B·d·p."""
+  return 10 * batch_size * d * width
+
+
+@functools.partial(jax.jit, static_argnames=("width",))
+def _eval_one(w1, x, n, x_test, sigma, key, *, width):
+  """Metrics of one tied config (true width, first n rows of x)."""
+  from dae_theory import metrics, model  # local: keep the module's import surface small
+
+  params = DAEParams(w1[:, :width])
+  n_max, d = x.shape
+  weight = (jnp.arange(n_max) < n).astype(x.dtype) / n
+  k1, k2 = jax.random.split(key)
+  y_tr = x + sigma * jax.random.normal(k1, x.shape, x.dtype)
+  y_te = x_test + sigma * jax.random.normal(k2, x_test.shape, x.dtype)
+  err_tr = jnp.sum((model.apply(params, y_tr) - x) ** 2, -1)
+  err_te = jnp.sum((model.apply(params, y_te) - x_test) ** 2, -1)
+  h_tr, h_te = model.representation(params, y_tr), model.representation(params, y_te)
+  cos = metrics.cosine_matrix(params.w1.T, x)  # (p, n_max)
+  best = jnp.max(jnp.where((jnp.arange(n_max) < n)[None, :], cos, -jnp.inf), 1)
+  norms = jnp.linalg.norm(params.w1, axis=0)
+  live = norms > 1e-2 * jnp.max(norms)
+  mem_frac = jnp.sum(live & (best >= 0.95)) / jnp.maximum(jnp.sum(live), 1)
+  stored = jnp.max(jnp.where(live[:, None], cos, -jnp.inf), 0) >= 0.95  # (n_max,) per sample
+  return {
+      "stored_fraction": jnp.sum(weight * stored),
+      "train_loss": jnp.sum(weight * err_tr), "test_loss": jnp.mean(err_te),
+      "memorizing_fraction": mem_frac,
+      "std_h_train": jnp.sum(weight * metrics.code_std(h_tr)),
+      "std_h_test": jnp.mean(metrics.code_std(h_te)),
+      "pr_train": jnp.sum(weight * metrics.participation_ratio(h_tr)),
+      "pr_test": jnp.mean(metrics.participation_ratio(h_te)),
+  }
+
+
+def evaluate(result: SweepResult, x, x_test, labels=None, key: int = 0) -> dict[str, np.ndarray]:
+  """Per-config metrics of a tied sweep (arrays ``(C,)``):
+
+  train/test loss (Eq. 6 data term, one fresh noise draw per point; train weighted 1/n over the first
+  n rows), ``memorizing_fraction`` (live columns whose best cosine to one of the config's training
+  samples is ≥ 0.95), ``stored_fraction`` (training samples that some live column matches with cosine
+  ≥ 0.95: robust to unused columns left over from the init when p ≫ n), std(h) and participation ratio on noisy train and test points, and the
+  :func:`~dae_theory.metrics.gram_distance` to the Eq. 9 matrix (``dist_mem``, built from the first n
+  rows whatever their angles) and to Eq. 8 (``dist_gen``, p_k = p // M per cluster clipped to the
+  cluster's rank; NaN when p < M or the construction is refused).
+  """
+  from dae_theory import constructions, metrics
+
+  if result.w2 is not None:
+    raise ValueError("evaluate covers tied sweeps.")
+  x, x_test = jnp.asarray(x), jnp.asarray(x_test)
+  cfg = result.configs
+  out: dict[str, list] = {}
+  for i in range(len(cfg)):
+    width, n, sigma, lam = int(cfg.width[i]), int(cfg.n[i]), float(cfg.sigma[i]), float(cfg.lam[i])
+    row = _eval_one(jnp.asarray(result.w1[i]), x, n, x_test, jnp.asarray(sigma, x.dtype),
+                    jax.random.fold_in(jax.random.key(key), i), width=width)
+    row = {k: float(v) for k, v in row.items()}
+    params = DAEParams(jnp.asarray(result.w1[i, :, :width]))
+    try:
+      mem = constructions.memorization_weights(x[:n], sigma, lam, require_obtuse=False)
+      row["dist_mem"] = float(metrics.gram_distance(params, mem.params))
+    except ValueError:
+      row["dist_mem"] = float("nan")
+    row["dist_gen"] = float("nan")
+    if labels is not None:
+      lab = np.asarray(labels)[:n]
+      m = int(np.max(np.asarray(labels))) + 1
+      if width >= m and len(np.unique(lab)) == m:
+        alloc = np.repeat(np.arange(m), width // m)
+        try:
+          gen = constructions.construction_for_allocation(x[:n], lab, alloc, sigma, lam)
+          row["dist_gen"] = float(metrics.gram_distance(params, gen.params))
+        except ValueError:
+          pass
+    for k, v in row.items():
+      out.setdefault(k, []).append(v)
+  return {k: np.array(v) for k, v in out.items()}

@@ -1,0 +1,170 @@
+r"""Memorization–generalization phase diagram over width p × sample size n × noise σ, as one sweep.
+
+Every (p, n, σ, seed) config is trained by :func:`dae_theory.sweep.run_sweep` (chunks of one compiled
+program, sharded over all devices, resumable: a killed run restarted with the same flags continues).
+Per config: fraction of memorizing columns (best cosine to a training sample ≥ 0.95), std(h) and
+participation ratio on noisy train and fresh test points, train and test loss, and the distance (modulo
+symmetry) to the Eq. 9 and Eq. 8 constructions. ``python -m figures.phase_diagram`` draws the heatmaps.
+
+Launch::
+
+  python -m sims.phase_diagram --workdir runs/phase_diagram            # default, ~4 min on 2 CPU cores
+  python -m sims.phase_diagram --workdir /tmp/pd --smoke
+
+Data: a Gaussian mixture (``--dataset mixture``: M modes with centred-simplex means and rank-r
+covariances, rows shuffled so every prefix mixes the modes) or pairwise-obtuse samples (``obtuse``,
+needs data_size ≤ d + 1). Writes ``config.json``, ``meta.json``, ``results.npz`` (metric arrays of
+shape (σ, n, p, seed) — axis names in meta.json — plus the trained weights) and ``chunks/``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+
+import jax
+import numpy as np
+
+from dae_theory import data, io, sweep
+
+DATASETS = ("mixture", "obtuse")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+  """Settings of the phase diagram (each field is a flag of the same name); validated on construction."""
+
+  dataset: str = dataclasses.field(default="mixture", metadata={"help": f"one of {DATASETS}"})
+  d: int = 32
+  clusters: int = 4
+  rank: int = 4
+  mean_norm: float = 2.0
+  spread: float = 1.0
+  data_size: int = dataclasses.field(default=512, metadata={"help": "rows of training data"})
+  widths: tuple[int, ...] = (2, 4, 8, 16, 32, 64, 128)
+  sample_sizes: tuple[int, ...] = (4, 8, 16, 32, 64, 128, 256, 512)
+  sigmas: tuple[float, ...] = (0.1, 0.3)
+  seeds: int = dataclasses.field(default=2, metadata={"help": "number of seeds"})
+  lam: float = 1e-4
+  learning_rate: float = 1e-2
+  steps: int = 2000
+  batch_size: int = 64
+  chunk_size: int = 32
+  n_test: int = 1000
+  seed: int = 0
+
+  def __post_init__(self):
+    if self.dataset not in DATASETS:
+      raise ValueError(f"--dataset must be one of {DATASETS}, got {self.dataset!r}.")
+    for name in ("widths", "sample_sizes", "sigmas"):
+      if len(getattr(self, name)) == 0:
+        raise ValueError(f"--{name} must not be empty.")
+    if min(self.widths) < 1:
+      raise ValueError(f"--widths must all be >= 1, got {list(self.widths)}.")
+    if min(self.sample_sizes) < 1:
+      raise ValueError(f"--sample_sizes must all be >= 1, got {list(self.sample_sizes)}.")
+    if max(self.sample_sizes) > self.data_size:
+      raise ValueError(f"--sample_sizes: n={max(self.sample_sizes)} is larger than the data "
+                       f"(--data_size={self.data_size}).")
+    if min(self.sigmas) <= 0:
+      raise ValueError(f"--sigmas must all be > 0, got {list(self.sigmas)}.")
+    for name in ("d", "clusters", "rank", "data_size", "seeds", "steps", "batch_size", "chunk_size",
+                 "n_test"):
+      if getattr(self, name) < 1:
+        raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}.")
+    if self.steps % 10:
+      raise ValueError(f"--steps must be a multiple of 10 (loss logging window), got {self.steps}.")
+    if self.lam < 0 or self.learning_rate <= 0:
+      raise ValueError(f"--lam must be >= 0 and --learning_rate > 0, got {self.lam}, "
+                       f"{self.learning_rate}.")
+    if self.dataset == "obtuse" and self.data_size > self.d + 1:
+      raise ValueError(f"--dataset obtuse needs --data_size <= d + 1 = {self.d + 1}.")
+    if self.dataset == "mixture" and self.d < self.clusters + self.rank:
+      raise ValueError(f"--d={self.d} must be >= clusters + rank = {self.clusters + self.rank}.")
+
+  @classmethod
+  def smoke(cls) -> "Config":
+    """A tiny configuration that runs end to end in seconds."""
+    return cls(d=8, clusters=2, rank=2, data_size=32, widths=(2, 8), sample_sizes=(4, 32),
+               sigmas=(0.2,), seeds=1, steps=100, batch_size=16, n_test=64)
+
+  @property
+  def grid(self) -> sweep.Grid:
+    return sweep.Grid(seeds=tuple(range(self.seeds)), widths=self.widths,
+                      sample_sizes=self.sample_sizes, sigmas=self.sigmas, lams=(self.lam,),
+                      learning_rates=(self.learning_rate,))
+
+
+def make_data(cfg: Config):
+  """(x_train (data_size, d), labels, x_test (n_test, d)); rows shuffled so prefixes mix the modes."""
+  key = jax.random.key(cfg.seed)
+  if cfg.dataset == "obtuse":
+    ds = data.obtuse_samples(key, cfg.data_size, cfg.d, (1.0, 2.0))
+    # Fresh "test" points: the same directions cannot be drawn again; use random unit-norm points.
+    test = jax.random.normal(jax.random.fold_in(key, 1), (cfg.n_test, cfg.d))
+    test = 1.5 * test / np.linalg.norm(test, axis=1, keepdims=True)
+    return np.asarray(ds.x), np.asarray(ds.labels), np.asarray(test)
+  per = -(-cfg.data_size // cfg.clusters)
+  ds, mix = data.gaussian_mixture(key, cfg.clusters, per, cfg.d, cfg.rank, cfg.mean_norm,
+                                  cfg.spread)
+  order = np.asarray(jax.random.permutation(jax.random.fold_in(key, 2), ds.x.shape[0]))
+  order = order[: cfg.data_size]
+  per_test = -(-cfg.n_test // cfg.clusters)
+  test = data.sample_mixture(jax.random.fold_in(key, 3), mix, per_test).x[: cfg.n_test]
+  return np.asarray(ds.x)[order], np.asarray(ds.labels)[order], np.asarray(test)
+
+
+def run(cfg: Config, workdir: str, log=print) -> dict[str, np.ndarray]:
+  """Run the sweep (resuming from ``workdir/chunks``), evaluate, write the run record."""
+  started = time.time()
+  x, labels, x_test = make_data(cfg)
+  grid = cfg.grid
+  res = sweep.run_sweep(x, grid.configs(), steps=cfg.steps, batch_size=cfg.batch_size,
+                        chunk_size=cfg.chunk_size, log_every=10, base_key=cfg.seed, workdir=workdir,
+                        log=log)
+  metrics = sweep.evaluate(res, x, x_test, labels if cfg.dataset == "mixture" else None, cfg.seed)
+  # Grid axes (sigma, lam, lr, n, width, seed) -> drop the singleton lam and lr axes.
+  shape = grid.shape
+  out = {k: v.reshape(shape)[:, 0, 0] for k, v in metrics.items()}
+  out["status"] = res.status.reshape(shape)[:, 0, 0]
+  out["final_loss"] = res.losses[:, -1].reshape(shape)[:, 0, 0]
+  out["widths"] = np.array(cfg.widths)
+  out["sample_sizes"] = np.array(cfg.sample_sizes)
+  out["sigmas"] = np.array(cfg.sigmas)
+  out["w1"] = res.w1.reshape(shape + res.w1.shape[1:])[:, 0, 0]
+  axes = {k: ["sigma", "n", "width", "seed"] for k in metrics}
+  axes.update(status=["sigma", "n", "width", "seed"], final_loss=["sigma", "n", "width", "seed"],
+              widths=["width"], sample_sizes=["n"], sigmas=["sigma"],
+              w1=["sigma", "n", "width", "seed", "d", "unit"])
+  io.write_run(workdir, cfg, out, started, axes)
+  return out
+
+
+def boundary_summary(out: dict[str, np.ndarray]) -> list[str]:
+  """For each σ and n (seed means): the fraction of training samples stored in a column at the widest
+  p, and the smallest width whose test/train loss ratio exceeds 2 (a memorizing net)."""
+  lines = []
+  stored = np.nanmean(out["stored_fraction"], -1)  # (sigma, n, width)
+  ratio = np.nanmean(out["test_loss"] / out["train_loss"], -1)
+  for si, s in enumerate(out["sigmas"]):
+    parts = []
+    for ni, n in enumerate(out["sample_sizes"]):
+      hit = np.flatnonzero(ratio[si, ni] > 2)
+      first = f"p>={out['widths'][hit[0]]}" if hit.size else "none"
+      parts.append(f"n={n}: {first} (stored {stored[si, ni, -1]:.2f})")
+    lines.append(f"sigma={s:g}: smallest width with test/train loss > 2 (stored-sample fraction at "
+                 f"p={out['widths'][-1]}): " + ", ".join(parts))
+  return lines
+
+
+if __name__ == "__main__":
+  from sims import _flags
+
+  def _main(cfg: Config, workdir: str) -> None:
+    out = run(cfg, workdir)
+    for line in boundary_summary(out):
+      print(line)
+    print(f"Run record in {workdir}/; draw it with: python -m figures.phase_diagram --workdir {workdir}")
+
+  _flags.main_with_config(Config, "runs/phase_diagram", _main)
