@@ -1,0 +1,185 @@
+r"""Sweep-engine benchmark: a PyTorch loop (one config at a time, as the paper's code trains), a
+per-config JAX loop, and the sweep engine, timed side by side in one run on one machine, against this
+machine's dense float32 matmul peak measured in the same run.
+
+  python -m benchmarks.sweep                      # default workload (64 models, 1000 steps)
+  python -m benchmarks.sweep --steps 100 --json /tmp/bench.json
+  python -m benchmarks.sweep --smoke              # seconds
+
+Default workload: widths 16, 32, 64, 128 × n 64, 256, 1024, 4096 × 4 seeds = 64 models, d = 64,
+batch 256, Adam, 1000 steps, tied weights, σ = 0.2, λ = 1e-4. Every contender runs the same algorithm
+(minibatch drawn with replacement from the first n rows, fresh noise, Eq. 6 loss, Adam); wall times
+include compilation (JAX) and exclude data generation. Useful FLOPs count the five B×d×p matrix
+products of a step at the true width (:func:`dae_theory.sweep.useful_flops_per_step`); padding and
+elementwise work do not count. ``--json`` writes ``peak_gflops``, ``sweep_useful_gflops``,
+``sweep_model_steps_per_s``, ``jax_loop_model_steps_per_s`` and ``torch_model_steps_per_s`` (null
+when torch is absent), plus the other measured numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dae_theory import data, io, sweep
+
+
+def matmul_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
+  """Best-of-``repeats`` float32 n×n matmul throughput of this machine (JAX/XLA), GFLOP/s."""
+  a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
+  b = jax.random.normal(jax.random.key(1), (n, n), jnp.float32)
+  f = jax.jit(lambda a, b: a @ b)
+  f(a, b).block_until_ready()
+  best = float("inf")
+  for _ in range(repeats):
+    t = time.perf_counter()
+    f(a, b).block_until_ready()
+    best = min(best, time.perf_counter() - t)
+  return 2 * n**3 / best / 1e9
+
+
+def torch_loop(x: np.ndarray, configs: sweep.Configs, steps: int, batch: int) -> float | None:
+  """Wall time of training every config one after another in PyTorch (None if torch is absent).
+
+  The loop a researcher writes: one model, one Adam, a Python loop over steps with a fresh minibatch
+  and fresh noise each step (torch's own RNG; same distribution as the JAX contenders).
+  """
+  try:
+    import torch
+  except ImportError:
+    return None
+  torch.set_num_threads(os.cpu_count() or 1)
+  xt = torch.from_numpy(np.asarray(x, np.float32))
+  d = xt.shape[1]
+  t0 = time.perf_counter()
+  for i in range(len(configs)):
+    g = torch.Generator().manual_seed(int(configs.seed[i]))
+    p, n = int(configs.width[i]), int(configs.n[i])
+    sigma, lam, lr = (float(configs.sigma[i]), float(configs.lam[i]),
+                      float(configs.learning_rate[i]))
+    w = (torch.randn(d, p, generator=g) / d**0.5).requires_grad_()
+    opt = torch.optim.Adam([w], lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    for _ in range(steps):
+      idx = torch.randint(0, n, (batch,), generator=g)
+      xb = xt[idx]
+      y = xb + sigma * torch.randn(xb.shape, generator=g)
+      out = torch.relu(y @ w) @ w.T
+      loss = ((out - xb) ** 2).sum(1).mean() + 2 * lam * (w**2).sum()
+      opt.zero_grad(set_to_none=True)
+      loss.backward()
+      opt.step()
+      sched.step()
+  return time.perf_counter() - t0
+
+
+def jax_loop(x: np.ndarray, configs: sweep.Configs, steps: int, batch: int) -> float:
+  """Wall time of training every config one after another with the jitted single-config trainer."""
+  t0 = time.perf_counter()
+  for i in range(len(configs)):
+    p, _, _ = sweep.train_config(x, int(configs.seed[i]), int(configs.width[i]), int(configs.n[i]),
+                                 float(configs.sigma[i]), float(configs.lam[i]),
+                                 float(configs.learning_rate[i]), steps=steps, batch_size=batch,
+                                 log_every=10)
+    p.w1.block_until_ready()
+  return time.perf_counter() - t0
+
+
+def sweep_engine(x: np.ndarray, configs: sweep.Configs, steps: int, batch: int) -> float:
+  """Wall time of the sweep engine (width buckets, one chunk per bucket, all devices)."""
+  t0 = time.perf_counter()
+  sweep.run_sweep(x, configs, steps=steps, batch_size=batch, chunk_size=len(configs), log_every=10,
+                  log=None)
+  return time.perf_counter() - t0
+
+
+def run(steps: int, batch: int, d: int, widths, sample_sizes, seeds: int,
+        include_torch: bool = True) -> dict:
+  """Run the three contenders on one workload and return every measured number."""
+  grid = sweep.Grid(seeds=tuple(range(seeds)), widths=tuple(widths),
+                    sample_sizes=tuple(sample_sizes), sigmas=(0.2,), lams=(1e-4,),
+                    learning_rates=(1e-3,))
+  configs = grid.configs()
+  n_max = max(sample_sizes)
+  if d < 12:
+    raise ValueError(f"--d must be >= 12 (8 modes with rank-4 covariances), got {d}.")
+  ds, _ = data.gaussian_mixture(jax.random.key(0), 8, -(-n_max // 8), d, 4, 3.0, 0.5)
+  x = np.asarray(ds.x, np.float32)[np.random.default_rng(0).permutation(ds.x.shape[0])][:n_max]
+  model_steps = len(configs) * steps
+  useful = sum(sweep.useful_flops_per_step(int(w), d, batch) for w in configs.width) * steps
+  peak = matmul_peak_gflops()
+  times = {"sweep": sweep_engine(x, configs, steps, batch), "jax_loop": jax_loop(x, configs, steps,
+                                                                                 batch)}
+  times["torch"] = torch_loop(x, configs, steps, batch) if include_torch else None
+  out = {"peak_gflops": peak, "models": len(configs), "steps": steps, "batch": batch, "d": d,
+         "useful_gflop": useful / 1e9, "devices": [str(dv) for dv in jax.devices()],
+         "machine": platform.processor() or platform.machine(), "cpu_count": os.cpu_count()}
+  for name, t in times.items():
+    prefix = {"sweep": "sweep", "jax_loop": "jax_loop", "torch": "torch"}[name]
+    out[f"{prefix}_seconds"] = t
+    out[f"{prefix}_model_steps_per_s"] = None if t is None else model_steps / t
+    out[f"{prefix}_useful_gflops"] = None if t is None else useful / t / 1e9
+    out[f"{prefix}_fraction_of_peak"] = None if t is None else useful / t / 1e9 / peak
+  if times["torch"] is not None:
+    out["sweep_speedup_over_torch"] = times["torch"] / times["sweep"]
+  out["sweep_speedup_over_jax_loop"] = times["jax_loop"] / times["sweep"]
+  return out
+
+
+def format_table(r: dict) -> str:
+  lines = [f"workload: {r['models']} models x {r['steps']} steps, d={r['d']}, batch={r['batch']}; "
+           f"useful work {r['useful_gflop']:.1f} GFLOP; devices {r['devices']}",
+           f"measured float32 matmul peak: {r['peak_gflops']:.1f} GFLOP/s", "",
+           "| contender | wall s | model-steps/s | useful GFLOP/s | fraction of peak |",
+           "|---|---|---|---|---|"]
+  for name, label in (("torch", "PyTorch loop (one config at a time)"),
+                      ("jax_loop", "JAX loop (jitted, one config at a time)"),
+                      ("sweep", "sweep engine (one program per width bucket)")):
+    if r.get(f"{name}_seconds") is None:
+      lines.append(f"| {label} | not run (torch not importable) | | | |")
+      continue
+    lines.append(f"| {label} | {r[f'{name}_seconds']:.1f} | {r[f'{name}_model_steps_per_s']:,.0f} | "
+                 f"{r[f'{name}_useful_gflops']:.1f} | {r[f'{name}_fraction_of_peak']:.1%} |")
+  if "sweep_speedup_over_torch" in r:
+    lines.append(f"\nsweep / PyTorch loop: {r['sweep_speedup_over_torch']:.1f}x model-steps/s")
+  lines.append(f"sweep / JAX loop: {r['sweep_speedup_over_jax_loop']:.1f}x model-steps/s")
+  return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+  ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  ap.add_argument("--steps", type=int, default=1000)
+  ap.add_argument("--batch", type=int, default=256)
+  ap.add_argument("--d", type=int, default=64)
+  ap.add_argument("--widths", default="16,32,64,128")
+  ap.add_argument("--sample_sizes", default="64,256,1024,4096")
+  ap.add_argument("--seeds", type=int, default=4)
+  ap.add_argument("--no_torch", action="store_true", help="skip the PyTorch loop")
+  ap.add_argument("--smoke", action="store_true", help="tiny workload (seconds)")
+  ap.add_argument("--json", default=None, help="also write the numbers to this JSON file")
+  a = ap.parse_args(argv)
+  try:
+    widths = [int(v) for v in a.widths.split(",")]
+    sizes = [int(v) for v in a.sample_sizes.split(",")]
+  except ValueError:
+    ap.error(f"--widths and --sample_sizes must be comma-separated integers, got {a.widths!r}, "
+             f"{a.sample_sizes!r}")
+  if a.smoke:
+    a.steps, a.batch, a.d, widths, sizes, a.seeds = 20, 16, 16, [4, 8], [16, 32], 1
+  if a.steps < 10 or a.steps % 10:
+    ap.error(f"--steps must be a positive multiple of 10, got {a.steps}")
+  r = run(a.steps, a.batch, a.d, widths, sizes, a.seeds, include_torch=not a.no_torch)
+  print(format_table(r))
+  if a.json:
+    io.write_json(a.json, r)
+
+
+if __name__ == "__main__":
+  main()
