@@ -242,12 +242,16 @@ def train_config(x, seed: int, width: int, n: int, sigma: float, lam: float, lea
   Returns:
     ``(params, losses (steps // log_every,), diverged_at)``.
   """
-  fn = jax.jit(functools.partial(_train_one, steps=steps, batch_size=batch_size, p_max=int(width),
-                                 tied=tied, log_every=log_every))
   dt = jnp.asarray(x).dtype
-  p, l, b = fn(jnp.asarray(x), jax.random.key(base_key), seed, width, n, jnp.asarray(sigma, dt),
-               jnp.asarray(lam, dt), jnp.asarray(learning_rate, dt))
+  p, l, b = _train_single(jnp.asarray(x), jax.random.key(base_key), seed, width, n,
+                          jnp.asarray(sigma, dt), jnp.asarray(lam, dt),
+                          jnp.asarray(learning_rate, dt), steps=steps, batch_size=batch_size,
+                          p_max=int(width), tied=tied, log_every=log_every)
   return p, l, int(b)
+
+
+_train_single = jax.jit(_train_one, static_argnames=("steps", "batch_size", "p_max", "tied",
+                                                     "log_every"))
 
 
 def plan_chunks(configs: Configs, chunk_size: int, n_devices: int, bucket: bool = True

@@ -93,8 +93,7 @@ def test_sharded_over_four_host_devices_equals_one_device(tmp_path):
 def test_kill_and_resume_gives_the_uninterrupted_result(tmp_path):
   """A real subprocess is SIGKILLed after its first chunk is on disk; the same command then resumes
   and ends with results identical to an uninterrupted run."""
-  args = ["--smoke", "--widths=2,4,8,16", "--sample_sizes=4,8,16,32", "--chunk_size=1",
-          "--steps=300"]
+  args = ["--smoke", "--widths=2,4", "--sample_sizes=4,8,16,32", "--chunk_size=1", "--steps=300"]
   cmd = lambda wd: [sys.executable, "-m", "sims.phase_diagram", *args, "--workdir", str(wd)]
   killed = tmp_path / "killed"
   proc = subprocess.Popen(cmd(killed), cwd=ROOT, stdout=subprocess.DEVNULL,
@@ -106,7 +105,7 @@ def test_kill_and_resume_gives_the_uninterrupted_result(tmp_path):
   proc.send_signal(signal.SIGKILL)
   proc.wait()
   n_before = len(list(chunk_dir.glob("chunk_*.npz")))
-  assert 1 <= n_before < 16, "the kill must land mid-run"
+  assert 1 <= n_before < 8, "the kill must land mid-run"
   assert not (killed / "meta.json").exists()
   resumed = subprocess.run(cmd(killed), cwd=ROOT, capture_output=True, text=True, timeout=300)
   assert resumed.returncode == 0, resumed.stderr
