@@ -15,12 +15,12 @@ import numpy as np
 
 from figures import style
 
-ROWS = [("stored_fraction", "training samples stored in a column (cos ≥ 0.95)", (0, 1)),
-        ("memorizing_fraction", "memorizing columns (cos ≥ 0.95)", (0, 1)),
-        ("pr_test", "participation ratio, test codes", None),
+ROWS = [("stored_fraction", "samples stored in a column (cos≥0.95)", (0, 1)),
+        ("memorizing_fraction", "memorizing columns (cos≥0.95)", (0, 1)),
+        ("pr_test", "participation ratio (test codes)", None),
         ("gap", "log10(test loss / train loss)", None),
-        ("dist_mem", "‖WWᵀ − W_memW_memᵀ‖ / ‖W_memW_memᵀ‖", (0, 1)),
-        ("dist_gen", "‖WWᵀ − W_genW_genᵀ‖ / ‖W_genW_genᵀ‖", (0, 1))]
+        ("dist_mem", "WWᵀ distance to Eq. 9 (memorizing)", (0, 1)),
+        ("dist_gen", "WWᵀ distance to Eq. 8 (balanced)", (0, 1))]
 
 
 def draw(arrays: dict, out_dir: str) -> list[str]:
@@ -32,7 +32,7 @@ def draw(arrays: dict, out_dir: str) -> list[str]:
     warnings.simplefilter("ignore", RuntimeWarning)
     vals = {k: np.nanmean(arrays[k], -1) for k, _, _ in ROWS if k != "gap"}
   vals["gap"] = np.nanmean(np.log10(arrays["test_loss"] / arrays["train_loss"]), -1)
-  fig, axes = plt.subplots(len(ROWS), len(sigmas), figsize=(3.1 * len(sigmas), 2.5 * len(ROWS)),
+  fig, axes = plt.subplots(len(ROWS), len(sigmas), figsize=(3.4 * len(sigmas), 2.6 * len(ROWS)),
                            squeeze=False)
   for r, (key, title, lim) in enumerate(ROWS):
     for c, s in enumerate(sigmas):

@@ -112,3 +112,65 @@ def test_verify_theory_bad_flag_is_named(tmp_path):
                        timeout=300)
   assert out.returncode != 0 and "--d=3 must be >= clusters + 1 + rank" in out.stderr
   assert not (tmp_path / "w").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# phase_diagram, its figure, and the sweep benchmark
+# ---------------------------------------------------------------------------------------------
+
+from sims import phase_diagram  # noqa: E402
+
+
+def test_phase_diagram_smoke_and_figure(tmp_path):
+  out = phase_diagram.run(phase_diagram.Config.smoke(), str(tmp_path / "run"), log=None)
+  meta = json.loads((tmp_path / "run" / "meta.json").read_text())
+  res = np.load(tmp_path / "run" / "results.npz")
+  for key, axes in meta["axes"].items():
+    assert res[key].ndim == len(axes), key
+  assert out["train_loss"].shape == (1, 2, 2, 1)  # (sigma, n, width, seed)
+  assert np.all(out["status"] == -1)
+  assert len(phase_diagram.boundary_summary(out)) == 1
+  from figures import phase_diagram as fig
+
+  _, arrays = fig.style.load_run(str(tmp_path / "run"), "sims.phase_diagram")
+  paths = fig.draw(arrays, str(tmp_path / "figs"))
+  assert [os.path.basename(p) for p in paths] == ["phase_diagram.png", "phase_diagram.pdf"]
+  assert all(os.path.getsize(p) > 1000 for p in paths)
+
+
+def test_figure_before_its_results_exist_says_what_to_run(tmp_path):
+  from figures import style
+
+  with pytest.raises(FileNotFoundError, match="python -m sims.phase_diagram --workdir"):
+    style.load_run(str(tmp_path / "nothing"), "sims.phase_diagram")
+
+
+@pytest.mark.parametrize("flag,message", [
+    ("--widths=", "--widths must not be empty"),
+    ("--widths=0,4", "--widths must all be >= 1"),
+    ("--sample_sizes=4,64", "--sample_sizes: n=64 is larger than the data (--data_size=32)"),
+    ("--sigmas=0", "--sigmas must all be > 0"),
+    ("--dataset=celeba", "--dataset must be one of ('mixture', 'obtuse')"),
+])
+def test_phase_diagram_bad_flags_stop_before_compute(tmp_path, flag, message):
+  out = subprocess.run([sys.executable, "-m", "sims.phase_diagram", "--smoke", flag, "--workdir",
+                        str(tmp_path / "w")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+  assert out.returncode != 0 and message in out.stderr
+  assert not (tmp_path / "w").exists()
+
+
+def test_benchmark_smoke_writes_the_tracked_keys(tmp_path):
+  from benchmarks import sweep as bench
+
+  path = tmp_path / "bench.json"
+  bench.main(["--smoke", "--json", str(path)])
+  r = json.loads(path.read_text())
+  for key in ("peak_gflops", "sweep_useful_gflops", "sweep_model_steps_per_s",
+              "jax_loop_model_steps_per_s", "torch_model_steps_per_s"):
+    assert key in r, key
+  assert r["peak_gflops"] > 0 and r["sweep_model_steps_per_s"] > 0
+  try:
+    import torch  # noqa: F401
+    assert r["torch_model_steps_per_s"] > 0
+  except ImportError:
+    assert r["torch_model_steps_per_s"] is None
