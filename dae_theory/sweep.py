@@ -45,6 +45,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from dae_theory import io
 from dae_theory.loss import dae_loss
 from dae_theory.model import DAEParams
+from dae_theory.train import guarded_step
 
 AXES = ("sigma", "lam", "learning_rate", "n", "width", "seed")
 
@@ -161,15 +162,7 @@ def _train_one(x, base_key, seed, width, n, sigma, lam, lr, *, steps: int, batch
     xb = x[idx]
     eps = jax.random.normal(k_eps, (batch_size, d), dtype)
     val, grads = jax.value_and_grad(dae_loss)(p, xb, sigma, lam, eps[None])
-    updates, new_state = opt.update(masked(grads), state, p)
-    new_p = masked(optax.apply_updates(p, updates))
-    ok = (jnp.isfinite(val) & jnp.all(jnp.isfinite(new_p.w1)) & (bad < 0)
-          & (True if tied else jnp.all(jnp.isfinite(new_p.w2))))
-    keep = lambda new, old: jnp.where(ok, new, old)
-    p = jax.tree.map(keep, new_p, p)
-    state = jax.tree.map(keep, new_state, state)
-    bad = jnp.where((bad < 0) & ~ok, t.astype(bad.dtype), bad)
-    return (p, state, bad), val
+    return guarded_step(opt, p, state, masked(grads), val, bad, t, project=masked), val
 
   init = (params, opt.init(params), jnp.array(-1, jnp.int32))
   (params, _, bad), losses = jax.lax.scan(step, init, jnp.arange(steps))
@@ -214,12 +207,7 @@ def _train_chunk(x, base_key, seed, width, n, sigma, lam, lr, seed_slot, unique_
     opt = optax.adam(optax.cosine_decay_schedule(lr_c, steps))
     xb = x[jax.random.randint(idx_key, (batch_size,), 0, n_c)]
     val, grads = jax.value_and_grad(dae_loss)(p, xb, sigma_c, lam_c, eps[None])
-    updates, new_state = opt.update(grads, state, p)
-    new_p = optax.apply_updates(p, updates)
-    ok = (jnp.isfinite(val) & jnp.all(jnp.isfinite(new_p.w1)) & (bad < 0)
-          & (True if tied else jnp.all(jnp.isfinite(new_p.w2))))
-    return (jax.tree.map(lambda new, old: jnp.where(ok, new, old), new_p, p), new_state,
-            jnp.where((bad < 0) & ~ok, t.astype(bad.dtype), bad), val)
+    return (*guarded_step(opt, p, state, grads, val, bad, t, freeze_state=False), val)
 
   def step(carry, t):
     p, st, bad = carry

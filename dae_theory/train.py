@@ -64,6 +64,33 @@ def _all_finite(tree) -> jax.Array:
   return jnp.all(jnp.stack([jnp.all(jnp.isfinite(a)) for a in jax.tree.leaves(tree)]))
 
 
+def guarded_step(opt: optax.GradientTransformation, params, state, grads, value, bad, t,
+                 project=None, freeze_state: bool = True):
+  """One optimizer step that is not applied once the loss or the new weights are not finite.
+
+  Args:
+    opt: the optax transformation.
+    params, state, grads: current weights, optimizer state and gradients.
+    value: the loss at ``params``.
+    bad: int scalar, the first non-finite step so far (−1 = none); from then on the weights stay put.
+    t: the step index.
+    project: optional map applied to the new weights (e.g. re-masking padded units).
+    freeze_state: also keep the optimizer state (not needed when nothing reads it after a divergence).
+
+  Returns:
+    ``(params, state, bad)``.
+  """
+  updates, new_state = opt.update(grads, state, params)
+  new_p = optax.apply_updates(params, updates)
+  if project is not None:
+    new_p = project(new_p)
+  ok = jnp.isfinite(value) & _all_finite(new_p) & (bad < 0)
+  keep = lambda new, old: jnp.where(ok, new, old)
+  state = jax.tree.map(keep, new_state, state) if freeze_state else new_state
+  return (jax.tree.map(keep, new_p, params), state,
+          jnp.where((bad < 0) & ~ok, t.astype(bad.dtype), bad))
+
+
 @functools.partial(jax.jit, static_argnames=("steps", "batch_size", "optimizer", "cosine"))
 def train_loop(key: jax.Array, params: DAEParams, x: jax.Array, sigma, lam, learning_rate,
                gate: jax.Array | None = None, *, steps: int, batch_size: int,
@@ -97,14 +124,7 @@ def train_loop(key: jax.Array, params: DAEParams, x: jax.Array, sigma, lam, lear
       xb, gb = x, gate
     eps = jax.random.normal(k_eps, (1,) + xb.shape, x.dtype)
     val, grads = jax.value_and_grad(objective)(p, xb, gb, eps)
-    updates, new_state = opt.update(grads, state, p)
-    new_p = optax.apply_updates(p, updates)
-    ok = jnp.isfinite(val) & _all_finite(new_p) & (bad < 0)
-    keep = lambda new, old: jnp.where(ok, new, old)
-    p = jax.tree.map(keep, new_p, p)
-    state = jax.tree.map(keep, new_state, state)
-    bad = jnp.where((bad < 0) & ~ok, t.astype(bad.dtype), bad)
-    return (p, state, bad), val
+    return guarded_step(opt, p, state, grads, val, bad, t), val
 
   init = (params, opt.init(params), jnp.array(-1, jnp.int32))
   (params, _, bad), losses = jax.lax.scan(step, init, jnp.arange(steps))

@@ -30,7 +30,10 @@ def _check_against_single_runs(x, res, steps, batch, rtol):
         float(cfg.lam[i]), float(cfg.learning_rate[i]), steps=steps, batch_size=batch, log_every=10)
     w = int(cfg.width[i])
     assert bad == res.status[i]
-    np.testing.assert_allclose(res.w1[i, :, :w], np.asarray(p.w1), rtol=rtol, atol=0)
+    ref = np.asarray(p.w1)
+    # Round-off scales with the weights, not with each (possibly near-zero) entry: compare relative
+    # to max|W| (a per-entry rtol would fail on entries of 1e-4 next to entries of 0.4).
+    np.testing.assert_allclose(res.w1[i, :, :w], ref, rtol=0, atol=rtol * np.abs(ref).max())
     assert np.all(res.w1[i, :, w:] == 0), "padded units must stay exactly zero"
     np.testing.assert_allclose(res.losses[i], np.asarray(losses), rtol=rtol, atol=0)
 
@@ -38,8 +41,9 @@ def _check_against_single_runs(x, res, steps, batch, rtol):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_sweep_equals_single_config_runs(dtype):
   """Every config of a padded (bucket=False), vmapped, chunked sweep equals the same config trained
-  alone with p_max = its width. Measured: bit-identical in both dtypes; asserted rtol 1e-12 (float64)
-  and 1e-5 (float32) so that a harmless change of summation order would not fail the test."""
+  alone with p_max = its width by the plain per-config reference (another code path: one scan per
+  config, noise drawn per config). Measured max |dW|/max|W|: 7.5e-15 (float64), 4.8e-6 (float32, 100
+  steps of Adam amplify round-off); asserted 1e-12 and 1e-5."""
   with jax.enable_x64(dtype == "float64"):
     x = _data(np.dtype(dtype))
     grid = sweep.Grid(seeds=(0, 3), widths=(2, 5), sample_sizes=(10, 120), sigmas=(0.2, 0.5),
