@@ -20,7 +20,6 @@ when torch is absent), plus the other measured numbers.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time

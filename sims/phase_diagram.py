@@ -20,7 +20,6 @@ shape (σ, n, p, seed) — axis names in meta.json — plus the trained weights)
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 
 import jax
