@@ -1,0 +1,130 @@
+r"""Real images that need no network: scikit-learn's handwritten digits and patches of its two sample
+photographs, and a loader for a user's own folder of images (EXPERIMENTS "Data").
+
+Every loader returns float32 arrays ``(n, d)`` (one flattened image per row) scaled to [−1, 1], the
+range of the paper's CelebA setting. Splits are seeded with ``numpy.random.default_rng(seed)``.
+scikit-learn and Pillow are imported lazily, inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import NamedTuple
+
+import numpy as np
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+class ImageSplit(NamedTuple):
+  """A seeded train / held-out split.
+
+  Attributes:
+    train, test: ``(n, d)`` float32 in [−1, 1].
+    train_labels, test_labels: ``(n,)`` ints (class labels; −1 where there are none).
+    side: images are ``side × side`` (d = side²).
+  """
+
+  train: np.ndarray
+  test: np.ndarray
+  train_labels: np.ndarray
+  test_labels: np.ndarray
+  side: int
+
+
+def _split(x, labels, n_train, seed, side) -> ImageSplit:
+  n = x.shape[0]
+  if n_train is None:
+    n_train = n - n // 5
+  if not 1 <= n_train < n:
+    raise ValueError(f"n_train must lie in 1 … {n - 1} (there are {n} images), got {n_train}.")
+  order = np.random.default_rng(seed).permutation(n)
+  tr, te = order[:n_train], order[n_train:]
+  return ImageSplit(x[tr], x[te], labels[tr], labels[te], side)
+
+
+def digits(n_train: int | None = None, seed: int = 0) -> ImageSplit:
+  """scikit-learn's 1797 handwritten digits (8 × 8, d = 64, pixel values 0…16 → [−1, 1]).
+
+  Args:
+    n_train: training images (default 80%); the rest are held out.
+    seed: split seed.
+  """
+  from sklearn.datasets import load_digits
+
+  bunch = load_digits()
+  x = (bunch.data.astype(np.float32) / 8.0 - 1.0)
+  return _split(x, bunch.target.astype(np.int64), n_train, seed, 8)
+
+
+def photo_patches(n: int = 2000, side: int = 8, n_train: int | None = None, seed: int = 0
+                  ) -> ImageSplit:
+  """Random ``side × side`` grey patches of scikit-learn's two sample photographs, in [−1, 1].
+
+  Labels say which photograph a patch comes from (0 = china, 1 = flower).
+  """
+  from sklearn.datasets import load_sample_images
+
+  if n < 2 or side < 1:
+    raise ValueError(f"need n >= 2 patches of side >= 1, got n={n}, side={side}.")
+  imgs = load_sample_images().images
+  rng = np.random.default_rng(seed)
+  patches, labels = [], []
+  for i in range(n):
+    k = i % len(imgs)
+    grey = imgs[k].astype(np.float32).mean(-1) / 127.5 - 1.0
+    r = rng.integers(0, grey.shape[0] - side + 1)
+    c = rng.integers(0, grey.shape[1] - side + 1)
+    patches.append(grey[r:r + side, c:c + side].reshape(-1))
+    labels.append(k)
+  return _split(np.stack(patches), np.array(labels), n_train, seed, side)
+
+
+class FolderImages(NamedTuple):
+  """Images read from a folder.
+
+  Attributes:
+    x: ``(n, side²)`` float32 in [−1, 1], one per readable file, in sorted file-name order.
+    files: the files read, in the order of ``x``.
+    skipped: ``(file, reason)`` for every image file that could not be read.
+    side: the square side the images were resized to.
+  """
+
+  x: np.ndarray
+  files: list
+  skipped: list
+  side: int
+
+
+def image_folder(path: str, side: int = 32) -> FolderImages:
+  """Load every PNG/JPEG in ``path`` (not recursive), grey, resized to ``side × side``, in [−1, 1].
+
+  Unreadable files are skipped and named in ``skipped`` (the readable ones are kept).
+
+  Raises:
+    FileNotFoundError: ``path`` does not exist or is not a folder.
+    ValueError: the folder holds no PNG/JPEG file, or none of them could be read (each named).
+  """
+  from PIL import Image, UnidentifiedImageError
+
+  if side < 1:
+    raise ValueError(f"side must be >= 1, got {side}.")
+  if not os.path.isdir(path):
+    raise FileNotFoundError(f"image folder {path!r} does not exist or is not a folder.")
+  names = sorted(f for f in os.listdir(path) if f.lower().endswith(IMAGE_SUFFIXES))
+  if not names:
+    raise ValueError(f"image folder {path!r} holds no {'/'.join(IMAGE_SUFFIXES)} file.")
+  rows, files, skipped = [], [], []
+  for name in names:
+    full = os.path.join(path, name)
+    try:
+      with Image.open(full) as img:
+        grey = img.convert("L").resize((side, side), Image.Resampling.BILINEAR)
+        rows.append(np.asarray(grey, np.float32).reshape(-1) / 127.5 - 1.0)
+        files.append(full)
+    except (UnidentifiedImageError, OSError, ValueError) as err:
+      skipped.append((full, f"{type(err).__name__}: {err}"))
+  if not rows:
+    raise ValueError(f"none of the {len(names)} image files in {path!r} could be read: "
+                     + "; ".join(f"{f} ({r})" for f, r in skipped))
+  return FolderImages(np.stack(rows), files, skipped, side)
