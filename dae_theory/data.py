@@ -332,3 +332,31 @@ def separability(x, labels) -> Separability:
   beta = float(off.max()) if m > 1 else float("-inf")
   return Separability(alpha=float(alpha_k.max()), beta=beta, sizes=sizes, means=means,
                       mean_norms=norms, alpha_per_cluster=alpha_k, cosines=cos)
+
+
+def obtuse_subset(x, k: int, start: int = 0) -> np.ndarray:
+  """Greedily pick ``k`` rows of ``x (n, d)`` whose pairwise cosines are all < 0 (Cor. 3.2's β₁ < 0),
+  scanning rows in order from ``start``. Use it on centred real data to build a memorization set that
+  satisfies the theorem's hypothesis.
+
+  Returns:
+    ``(k,)`` row indices.
+
+  Raises:
+    ValueError: fewer than ``k`` such rows exist in scan order (the number found is given).
+  """
+  x = np.asarray(x, np.float64)
+  norms = np.linalg.norm(x, axis=1)
+  if np.any(norms == 0):
+    raise ValueError("x has zero rows: their cosine is undefined.")
+  u = x / norms[:, None]
+  chosen = [start]
+  for i in range(start + 1, x.shape[0]):
+    if len(chosen) == k:
+      break
+    if np.all(u[chosen] @ u[i] < 0):
+      chosen.append(i)
+  if len(chosen) < k:
+    raise ValueError(f"only {len(chosen)} pairwise-obtuse rows found (asked for {k}); at most d + 1 "
+                     f"= {x.shape[1] + 1} can exist.")
+  return np.array(chosen)

@@ -97,3 +97,13 @@ def test_bad_inputs_are_named():
     data.gaussian_mixture_params(jax.random.key(0), 3, 5, 3, 1.0, 0.1)
   with pytest.raises(ValueError, match="spread"):
     data.gaussian_mixture_params(jax.random.key(0), 3, 8, 1, 1.0, -0.1)
+
+
+def test_obtuse_subset_picks_pairwise_obtuse_rows():
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=(200, 6))
+  idx = data.obtuse_subset(x, 5)
+  u = x[idx] / np.linalg.norm(x[idx], axis=1, keepdims=True)
+  assert np.all((u @ u.T)[~np.eye(5, dtype=bool)] < 0)
+  with pytest.raises(ValueError, match="only .* pairwise-obtuse rows found"):
+    data.obtuse_subset(x, 9)  # at most d + 1 = 7 exist

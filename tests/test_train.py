@@ -138,3 +138,22 @@ def test_relu_and_gated_linear_training_coincide_when_no_gate_flips(x64):
     lin = train.train_dae(jax.random.key(1), ds.x, 0, sigma, 1e-4, 300, 1e-3, gate=gate, **kw)
     diff = float(jnp.max(jnp.abs(relu.params.w1 - lin.params.w1)))
     assert (diff < 1e-12) == same, (sigma, diff)
+
+
+def test_digits_are_stored_in_columns_exactly_when_pairwise_obtuse():
+  """The reference's memorizing recipe (p = 100, RMSprop lr 1e-3, 50k full-batch steps, sigma = 0.2;
+  its weight decay 1e-2 on a per-pixel loss is lambda = d * 1e-2 / 4 = 0.16 in Eq. 6) on five digits.
+  Raw digits in [-1, 1] are pairwise acute (beta = 0.96) and are not stored in columns (measured best
+  cosines 0.78-0.96). Five centred digits picked pairwise obtuse (beta = -0.01) are each stored in a
+  column with cosine 1.000, as Cor. 3.2 predicts (README, Known discrepancies 12)."""
+  from dae_theory import images
+
+  split = images.digits(seed=0)
+  centred = split.train - split.train.mean(0)
+  picked = data.obtuse_subset(centred, 5)
+  assert data.separability(centred[picked], np.arange(5)).beta < 0
+  for x, stored in ((split.train[:5], False), (centred[picked], True)):
+    res = train.train_dae(jax.random.key(0), jnp.asarray(x), 100, 0.2, 0.16, 50_000, 1e-3,
+                          optimizer="rmsprop", cosine=False)
+    best = np.asarray(metrics.cosine_matrix(jnp.asarray(x), res.params.w1.T)).max(1)
+    assert (best.min() >= 0.99) == stored, (stored, best)
