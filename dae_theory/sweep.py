@@ -42,7 +42,7 @@ import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from dae_theory import io
+from dae_theory import constructions, io, metrics, model
 from dae_theory.loss import dae_loss
 from dae_theory.model import DAEParams
 from dae_theory.train import guarded_step
@@ -191,7 +191,7 @@ def _train_chunk(x, base_key, seed, width, n, sigma, lam, lr, seed_slot, unique_
 
   def init_one(seed_c, width_c, lr_c):
     k_init, _ = _config_keys(base_key, seed_c)
-    w1, mask = _init_columns(jax.random.fold_in(k_init, 0), d, p_max, width_c, dtype)
+    w1, _ = _init_columns(jax.random.fold_in(k_init, 0), d, p_max, width_c, dtype)
     w2 = None if tied else _init_columns(jax.random.fold_in(k_init, 1), d, p_max, width_c,
                                          dtype)[0]
     params = DAEParams(w1, w2)
@@ -384,8 +384,6 @@ def useful_flops_per_step(width: int, d: int, batch_size: int) -> int:
 @functools.partial(jax.jit, static_argnames=("width",))
 def _eval_one(w1, x, n, x_test, sigma, key, *, width):
   """Metrics of one tied config (true width, first n rows of x)."""
-  from dae_theory import metrics, model  # local: keep the module's import surface small
-
   params = DAEParams(w1[:, :width])
   n_max, d = x.shape
   weight = (jnp.arange(n_max) < n).astype(x.dtype) / n
@@ -423,8 +421,6 @@ def evaluate(result: SweepResult, x, x_test, labels=None, key: int = 0) -> dict[
   rows whatever their angles) and to Eq. 8 (``dist_gen``, p_k = p // M per cluster clipped to the
   cluster's rank; NaN when p < M or the construction is refused).
   """
-  from dae_theory import constructions, metrics
-
   if result.w2 is not None:
     raise ValueError("evaluate covers tied sweeps.")
   x, x_test = jnp.asarray(x), jnp.asarray(x_test)

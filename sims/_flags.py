@@ -56,6 +56,15 @@ def config_from_flags(config_cls, flag_values):
   return dataclasses.replace(base, **updates)
 
 
+def require(cfg, names, rule: str, ok) -> None:
+  """Raise ``ValueError("--name must be <rule>, got value.")`` for the first field of ``cfg`` in
+  ``names`` whose value fails ``ok(value)``: the Configs' flag validation, in one place."""
+  for name in names:
+    value = getattr(cfg, name)
+    if not ok(value):
+      raise ValueError(f"--{name} must be {rule}, got {value!r}.")
+
+
 def main_with_config(config_cls, default_workdir: str, body) -> None:
   """Define the flags, then run ``body(cfg, workdir)`` under absl. A bad flag (a ValueError from the
   Config's validation) becomes a usage error naming the flag, raised before any compute."""

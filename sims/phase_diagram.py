@@ -26,6 +26,7 @@ import jax
 import numpy as np
 
 from dae_theory import data, io, sweep
+from sims._flags import require
 
 DATASETS = ("mixture", "obtuse")
 
@@ -68,10 +69,8 @@ class Config:
                        f"(--data_size={self.data_size}).")
     if min(self.sigmas) <= 0:
       raise ValueError(f"--sigmas must all be > 0, got {list(self.sigmas)}.")
-    for name in ("d", "clusters", "rank", "data_size", "seeds", "steps", "batch_size", "chunk_size",
-                 "n_test"):
-      if getattr(self, name) < 1:
-        raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}.")
+    require(self, ("d", "clusters", "rank", "data_size", "seeds", "steps", "batch_size",
+                   "chunk_size", "n_test"), ">= 1", lambda v: v >= 1)
     if self.steps % 10:
       raise ValueError(f"--steps must be a multiple of 10 (loss logging window), got {self.steps}.")
     if self.lam < 0 or self.learning_rate <= 0:

@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from dae_theory import constructions, data, io, metrics, model, train
+from sims._flags import require
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,15 +52,10 @@ class Config:
   gen_sigma: float = 0.2
 
   def __post_init__(self):
-    for name in ("steps", "mem_n", "mem_d", "mem_width", "gen_clusters", "gen_per_cluster", "gen_d",
-                 "gen_rank", "gen_width"):
-      if getattr(self, name) < 1:
-        raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}.")
-    for name in ("learning_rate", "mem_sigma", "gen_sigma"):
-      if not getattr(self, name) > 0:
-        raise ValueError(f"--{name} must be > 0, got {getattr(self, name)}.")
-    if self.lam < 0:
-      raise ValueError(f"--lam must be >= 0, got {self.lam}.")
+    require(self, ("steps", "mem_n", "mem_d", "mem_width", "gen_clusters", "gen_per_cluster",
+                   "gen_d", "gen_rank", "gen_width"), ">= 1", lambda v: v >= 1)
+    require(self, ("learning_rate", "mem_sigma", "gen_sigma"), "> 0", lambda v: v > 0)
+    require(self, ("lam",), ">= 0", lambda v: v >= 0)
     if self.mem_width < self.mem_n:
       raise ValueError(f"--mem_width={self.mem_width} must be >= --mem_n={self.mem_n} (Cor. 3.2 needs "
                        f"p >= n).")

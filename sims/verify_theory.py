@@ -32,6 +32,7 @@ import numpy as np
 import optax
 
 from dae_theory import bounds, constructions, data, io, loss, masks, model, train
+from sims._flags import require
 
 
 LBFGS_STEPS = 1000
@@ -61,14 +62,11 @@ class Config:
   learning_rate: float = 3e-3
 
   def __post_init__(self):
-    for name in ("d", "clusters", "per_cluster", "width", "rank", "mem_n", "n_mc", "train_steps"):
-      if getattr(self, name) < 1:
-        raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}.")
-    for name in ("sigma", "mean_norm", "spread", "mem_sigma", "learning_rate"):
-      if not getattr(self, name) > 0:
-        raise ValueError(f"--{name} must be > 0, got {getattr(self, name)}.")
-    if self.lam < 0:
-      raise ValueError(f"--lam must be >= 0, got {self.lam}.")
+    require(self, ("d", "clusters", "per_cluster", "width", "rank", "mem_n", "n_mc", "train_steps"),
+            ">= 1", lambda v: v >= 1)
+    require(self, ("sigma", "mean_norm", "spread", "mem_sigma", "learning_rate"), "> 0",
+            lambda v: v > 0)
+    require(self, ("lam",), ">= 0", lambda v: v >= 0)
     if self.d < self.clusters + 1 + self.rank:
       raise ValueError(f"--d={self.d} must be >= clusters + 1 + rank = "
                        f"{self.clusters + 1 + self.rank} (simplex means plus covariance directions "
