@@ -1,10 +1,10 @@
-# make demo / make test: each creates .venv when it is missing and installs the project into it.
+# make demo / make test / make figures: each creates .venv when it is missing and installs the project into it.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test clean venv
+.PHONY: demo test figures clean venv
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m sims.theory_demo --workdir runs/theory_demo
 	$(PY) -m sims.verify_theory --workdir runs/verify_theory
+	$(PY) -m figures.make_all --workdir runs --out figures
+
+figures: $(STAMP)
+	$(PY) -m figures.make_all --workdir runs --out figures
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests

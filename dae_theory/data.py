@@ -334,10 +334,11 @@ def separability(x, labels) -> Separability:
                       mean_norms=norms, alpha_per_cluster=alpha_k, cosines=cos)
 
 
-def obtuse_subset(x, k: int, start: int = 0) -> np.ndarray:
-  """Greedily pick ``k`` rows of ``x (n, d)`` whose pairwise cosines are all < 0 (Cor. 3.2's β₁ < 0),
-  scanning rows in order from ``start``. Use it on centred real data to build a memorization set that
-  satisfies the theorem's hypothesis.
+def obtuse_subset(x, k: int, start: int = 0, max_cosine: float = 0.0) -> np.ndarray:
+  """Greedily pick ``k`` rows of ``x (n, d)`` whose pairwise cosines are all < ``max_cosine`` ≤ 0
+  (Cor. 3.2's β₁ < 0; a negative ``max_cosine`` asks for a margin), scanning rows in order from
+  ``start``. Use it on centred real data to build a memorization set that satisfies the theorem's
+  hypothesis.
 
   Returns:
     ``(k,)`` row indices.
@@ -345,6 +346,8 @@ def obtuse_subset(x, k: int, start: int = 0) -> np.ndarray:
   Raises:
     ValueError: fewer than ``k`` such rows exist in scan order (the number found is given).
   """
+  if max_cosine > 0:
+    raise ValueError(f"max_cosine must be <= 0 (pairwise obtuse), got {max_cosine}.")
   x = np.asarray(x, np.float64)
   norms = np.linalg.norm(x, axis=1)
   if np.any(norms == 0):
@@ -354,9 +357,10 @@ def obtuse_subset(x, k: int, start: int = 0) -> np.ndarray:
   for i in range(start + 1, x.shape[0]):
     if len(chosen) == k:
       break
-    if np.all(u[chosen] @ u[i] < 0):
+    if np.all(u[chosen] @ u[i] < max_cosine):
       chosen.append(i)
   if len(chosen) < k:
-    raise ValueError(f"only {len(chosen)} pairwise-obtuse rows found (asked for {k}); at most d + 1 "
+    raise ValueError(f"only {len(chosen)} rows with pairwise cosine < {max_cosine} found (asked for "
+                     f"{k}); at most d + 1 "
                      f"= {x.shape[1] + 1} can exist.")
   return np.array(chosen)

@@ -4,7 +4,7 @@ Rows: fraction of training samples stored in a column, fraction of memorizing co
 ratio of test codes, generalization gap log10(test/train loss), and the distances to the Eq. 9 (memorizing) and Eq. 8 (balanced) constructions.
 Values are seed means. Reads ``results.npz`` of ``python -m sims.phase_diagram``.
 
-  python -m figures.phase_diagram --workdir runs/phase_diagram --out figures
+  python -m figures.phase_diagram --phase_workdir runs/phase_diagram --out figures
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import numpy as np
 
 from figures import style
 
+RUNS = {"phase": ("sims.phase_diagram", "runs/phase_diagram")}
+
 ROWS = [("stored_fraction", "samples stored in a column (cos≥0.95)", (0, 1)),
         ("memorizing_fraction", "memorizing columns (cos≥0.95)", (0, 1)),
         ("pr_test", "participation ratio (test codes)", None),
@@ -23,7 +25,8 @@ ROWS = [("stored_fraction", "samples stored in a column (cos≥0.95)", (0, 1)),
         ("dist_gen", "WWᵀ distance to Eq. 8 (balanced)", (0, 1))]
 
 
-def draw(arrays: dict, out_dir: str) -> list[str]:
+def draw(loaded: dict, out_dir: str):
+  config, arrays = loaded["phase"]
   import matplotlib.pyplot as plt
 
   style.apply()
@@ -51,16 +54,10 @@ def draw(arrays: dict, out_dir: str) -> list[str]:
       fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
   axes[0, 0].legend(loc="upper left", frameon=False, labelcolor="w")
   fig.tight_layout()
-  return style.save(fig, out_dir, "phase_diagram")
+  from sims.phase_diagram import boundary_summary
+
+  return style.save(fig, out_dir, "phase_diagram"), " ".join(boundary_summary(arrays))
 
 
 if __name__ == "__main__":
-  import argparse
-
-  ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  ap.add_argument("--workdir", default="runs/phase_diagram")
-  ap.add_argument("--out", default="figures")
-  a = ap.parse_args()
-  _, arrays = style.load_run(a.workdir, "sims.phase_diagram")
-  for p in draw(arrays, a.out):
-    print(p)
+  style.cli(draw, RUNS, __doc__)

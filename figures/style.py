@@ -45,3 +45,46 @@ def load_run(workdir: str, producer: str) -> tuple[dict, dict]:
   with np.load(os.path.join(workdir, "results.npz")) as z:
     arrays = {k: z[k] for k in z.files}
   return config, arrays
+
+
+def cli(draw, runs: dict, doc: str) -> None:
+  """The command line shared by every figure script. ``runs`` maps a name to ``(producer sim,
+  default workdir)``; each gets a ``--<name>_workdir`` flag. ``draw(loaded, out_dir)`` receives
+  ``{name: (config, arrays)}`` and returns ``(paths, caption)``; both are printed."""
+  import argparse
+
+  ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+  for name, (_, default) in runs.items():
+    ap.add_argument(f"--{name}_workdir", default=default)
+  ap.add_argument("--out", default="figures")
+  a = ap.parse_args()
+  loaded = {name: load_run(getattr(a, f"{name}_workdir"), producer)
+            for name, (producer, _) in runs.items()}
+  paths, caption = draw(loaded, a.out)
+  for p in paths:
+    print(p)
+  print(caption)
+
+
+def image_grid(ax, imgs: np.ndarray, side: int, ncol: int, labels=None, pad: int = 1) -> None:
+  """Tile ``imgs (k, side²)`` into a grid on ``ax`` (grey, each image scaled to its own range), with
+  an optional text label in a gap under each tile."""
+  k = imgs.shape[0]
+  nrow = int(np.ceil(k / ncol))
+  gap = max(2, side // 3) if labels is not None else 0
+  row_h, col_w = side + pad + gap, side + pad
+  canvas = np.full((nrow * row_h + pad, ncol * col_w + pad), np.nan)
+  for i in range(k):
+    r, c = divmod(i, ncol)
+    img = imgs[i].reshape(side, side)
+    lo, hi = img.min(), img.max()
+    canvas[pad + r * row_h:pad + r * row_h + side,
+           pad + c * col_w:pad + c * col_w + side] = (img - lo) / (hi - lo + 1e-12)
+  ax.imshow(canvas, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+  ax.set_xticks([]), ax.set_yticks([])
+  for spine in ax.spines.values():
+    spine.set_visible(False)
+  for i, lab in enumerate(labels or []):
+    r, c = divmod(i, ncol)
+    ax.text(pad + c * col_w + side / 2, pad + r * row_h + side + gap / 2, lab, ha="center",
+            va="center", fontsize=6)

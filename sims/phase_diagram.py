@@ -163,6 +163,6 @@ if __name__ == "__main__":
     out = run(cfg, workdir)
     for line in boundary_summary(out):
       print(line)
-    print(f"Run record in {workdir}/; draw it with: python -m figures.phase_diagram --workdir {workdir}")
+    print(f"Run record in {workdir}/; draw it with: python -m figures.phase_diagram --phase_workdir {workdir}")
 
   _flags.main_with_config(Config, "runs/phase_diagram", _main)

@@ -133,7 +133,8 @@ def test_phase_diagram_smoke_and_figure(tmp_path):
   from figures import phase_diagram as fig
 
   _, arrays = fig.style.load_run(str(tmp_path / "run"), "sims.phase_diagram")
-  paths = fig.draw(arrays, str(tmp_path / "figs"))
+  paths, caption = fig.draw({"phase": ({}, arrays)}, str(tmp_path / "figs"))
+  assert caption.startswith("sigma=")
   assert [os.path.basename(p) for p in paths] == ["phase_diagram.png", "phase_diagram.pdf"]
   assert all(os.path.getsize(p) > 1000 for p in paths)
 
