@@ -4,10 +4,12 @@ Modules: ``data`` (separable sets, Definition 3.1), ``model`` (Eq. 5), ``loss`` 
 the explicit cross-talk bound), ``constructions`` (Theorem 3.1, Cor. 3.2–3.4, Lemma D.1), ``metrics``
 (spiky vs balanced codes, weights modulo symmetry), ``masks`` and ``bounds`` (margins, certificates),
 ``train`` (optax, lax.scan), ``sweep`` (grids as one program), ``io`` (run records), ``images``
-(bundled digits and photo patches, image folders), ``diffusion`` (time-conditioned DAE, VE sampler).
+(bundled digits and photo patches, image folders), ``diffusion`` (time-conditioned DAE, VE sampler),
+``detection`` (memorization scores for any representation, ROC evaluation, baselines).
 """
 
 from dae_theory import (  # noqa: F401
-    bounds, constructions, data, diffusion, images, io, loss, masks, metrics, model, sweep, train)
+    bounds, constructions, data, detection, diffusion, images, io, loss, masks, metrics, model, sweep,
+    train)
 
 __version__ = "0.1.0"

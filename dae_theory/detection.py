@@ -82,22 +82,31 @@ def _check_labels(labels, scores) -> tuple[np.ndarray, np.ndarray]:
   return labels, scores
 
 
-def auroc(labels, scores) -> float:
-  """Area under the ROC curve (scikit-learn); labels 1 = memorized, high score = memorized."""
-  from sklearn.metrics import roc_auc_score
+def _roc(labels, scores):
+  from sklearn.metrics import roc_curve
 
+  return roc_curve(labels, scores)[:2]
+
+
+def _auc_tpr(labels, scores, fpr: float) -> tuple[float, float]:
+  from sklearn.metrics import auc
+
+  f, t = _roc(labels, scores)
+  return float(auc(f, t)), float(t[f <= fpr].max())
+
+
+def auroc(labels, scores) -> float:
+  """Area under the ROC curve (scikit-learn's ``roc_curve`` and ``auc``, as in its
+  ``roc_auc_score``); labels 1 = memorized, high score = memorized."""
   labels, scores = _check_labels(labels, scores)
-  return float(roc_auc_score(labels, scores))
+  return _auc_tpr(labels, scores, 0.0)[0]
 
 
 def tpr_at_fpr(labels, scores, fpr: float = 0.01) -> float:
-  """True-positive rate at false-positive rate ``fpr`` (the ROC curve of scikit-learn, read at the
+  """True-positive rate at false-positive rate ``fpr`` (scikit-learn's ROC curve, read at the
   largest threshold whose FPR does not exceed ``fpr``)."""
-  from sklearn.metrics import roc_curve
-
   labels, scores = _check_labels(labels, scores)
-  f, t, _ = roc_curve(labels, scores)
-  return float(t[f <= fpr].max())
+  return _auc_tpr(labels, scores, fpr)[1]
 
 
 class Detection(NamedTuple):
@@ -117,11 +126,43 @@ def evaluate(labels, scores, fpr: float = 0.01, n_boot: int = 1000, seed: int = 
   labels, scores = _check_labels(labels, scores)
   rng = np.random.default_rng(seed)
   pos, neg = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
-  boot_a, boot_t = [], []
-  for _ in range(n_boot):
-    idx = np.r_[rng.choice(pos, pos.size), rng.choice(neg, neg.size)]
-    boot_a.append(auroc(labels[idx], scores[idx]))
-    boot_t.append(tpr_at_fpr(labels[idx], scores[idx], fpr))
+  boot = np.array([_auc_tpr(labels[idx], scores[idx], fpr) for idx in (
+      np.r_[rng.choice(pos, pos.size), rng.choice(neg, neg.size)] for _ in range(n_boot))])
   ci = lambda v: tuple(float(q) for q in np.percentile(v, [2.5, 97.5]))
-  return Detection(auroc(labels, scores), ci(boot_a), tpr_at_fpr(labels, scores, fpr), ci(boot_t),
-                   int(pos.size), int(neg.size))
+  a, t = _auc_tpr(labels, scores, fpr)
+  return Detection(a, ci(boot[:, 0]), t, ci(boot[:, 1]), int(pos.size), int(neg.size))
+
+
+# --- Baselines -------------------------------------------------------------------------------------
+
+
+def nearest_distance(samples, x_train) -> np.ndarray:
+  """Oracle baseline (needs the training set): −(Euclidean distance to the nearest training point),
+  so that high = memorized."""
+  s, x = jnp.asarray(samples), jnp.asarray(x_train)
+  d2 = jnp.sum(s**2, 1)[:, None] - 2 * s @ x.T + jnp.sum(x**2, 1)[None, :]
+  return -np.sqrt(np.maximum(np.asarray(jnp.min(d2, 1)), 0.0))
+
+
+def denoising_error(denoiser: Callable, samples, sigma: float, key: jax.Array) -> np.ndarray:
+  """Baseline: −‖D(y₀ + σε, σ) − y₀‖²/d for an x0-predictor ``denoiser(y (n, d), sigma (n,))``.
+  A memorized sample is a fixed point the denoiser snaps back to (small error = high score)."""
+  sigma = _check_sigma(sigma)
+  y0 = jnp.asarray(samples)
+  y = y0 + sigma * jax.random.normal(key, y0.shape, y0.dtype)
+  out = denoiser(y, jnp.full((y0.shape[0],), sigma, y0.dtype))
+  return -np.asarray(jnp.mean((out - y0) ** 2, 1))
+
+
+def jacobian_rank(denoiser: Callable, samples, sigma: float, key: jax.Array) -> np.ndarray:
+  """Baseline: −(effective rank of the denoiser's Jacobian ∂D/∂y at y₀ + σε), the effective rank being
+  the participation ratio (Σ s_i)²/Σ s_i² of the singular values. A memorizing two-layer DAE is locally
+  of rank ~1 (one stored column), a generalizing one of rank p_k (THEORY §7, EXPERIMENTS "Related
+  papers"). ``denoiser`` as in :func:`denoising_error`; must be differentiable by JAX."""
+  sigma = _check_sigma(sigma)
+  y0 = jnp.asarray(samples)
+  y = y0 + sigma * jax.random.normal(key, y0.shape, y0.dtype)
+  one = lambda v: denoiser(v[None], jnp.full((1,), sigma, v.dtype))[0]
+  jac = jax.vmap(jax.jacfwd(one))(y)  # (n, d, d)
+  s = jnp.linalg.svd(jac, compute_uv=False)
+  return -np.asarray(jnp.sum(s, 1) ** 2 / jnp.maximum(jnp.sum(s**2, 1), 1e-30))

@@ -19,7 +19,6 @@ RUNS = {"checks": ("sims.theory_checks", "runs/theory_checks")}
 
 def draw(loaded: dict, out_dir: str):
   import matplotlib.pyplot as plt
-  from scipy.stats import norm
 
   from sims.theory_checks import summary
 

@@ -38,7 +38,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dae_theory import data, detection, diffusion, images, io, metrics, model, train
+from dae_theory import detection, diffusion, images, io, metrics, model, train
+from sims._common import diffusion_model, generate, memorization_set
 from sims._flags import require
 
 DATASETS = ("digits", "patches", "folder")
@@ -131,10 +132,9 @@ def _diffusion_pair(cfg: Config, x_mem, x_all, key) -> dict:
     samples, cos, idx = [], [], []
     for s in range(cfg.seeds):
       k = jax.random.fold_in(key, 2 * s + (name == "gen"))
-      params, _ = diffusion.train(jax.random.fold_in(k, 0), x, cfg.diffusion_width,
-                                  cfg.diffusion_steps, learning_rate=lr)
-      den = lambda y, sig, p=params: diffusion.denoise(p, y, sig)
-      smp = diffusion.sample(jax.random.fold_in(k, 1), den, cfg.n_samples, x.shape[1], clamp=None)
+      _, den = diffusion_model(jax.random.fold_in(k, 0), x, cfg.diffusion_width, cfg.diffusion_steps,
+                               lr)
+      smp = generate(jax.random.fold_in(k, 1), den, cfg.n_samples, x.shape[1])
       c, i = diffusion.nearest_cosine(smp, x)
       samples.append(np.asarray(smp)), cos.append(np.asarray(c)), idx.append(np.asarray(i))
     out[f"{name}_samples"], out[f"{name}_nn_cos"] = np.stack(samples), np.stack(cos)
@@ -152,10 +152,7 @@ def run(cfg: Config, workdir: str) -> dict:
   if cfg.n_memorize >= raw.shape[0]:
     raise ValueError(f"--n_memorize={cfg.n_memorize} needs more training images than the "
                      f"{raw.shape[0]} there are.")
-  try:
-    mem_idx = data.obtuse_subset(centred, cfg.n_memorize, max_cosine=-cfg.obtuse_margin)
-  except ValueError as err:
-    raise ValueError(f"--n_memorize/--obtuse_margin: {err} Lower either flag.") from None
+  mem_idx = memorization_set(centred, cfg.n_memorize, cfg.obtuse_margin)
   x_all, x_mem = jnp.asarray(centred), jnp.asarray(centred[mem_idx])
   d = raw.shape[1]
   key = jax.random.key(cfg.seed)

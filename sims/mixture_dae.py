@@ -29,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from dae_theory import constructions, data, io, metrics, train
+from sims._common import memorization_set
 from sims._flags import require
 from sims.image_dae import std_separation
 
@@ -98,10 +99,7 @@ def run(cfg: Config, workdir: str) -> dict:
                                 cfg.rank, cfg.mean_norm, cfg.spread)
   x = np.asarray(ds.x)
   centred = x - x.mean(0)
-  try:
-    mem_idx = data.obtuse_subset(centred, cfg.n_memorize, max_cosine=-cfg.obtuse_margin)
-  except ValueError as err:
-    raise ValueError(f"--n_memorize/--obtuse_margin: {err} Lower either flag.") from None
+  mem_idx = memorization_set(centred, cfg.n_memorize, cfg.obtuse_margin)
   x_all, x_mem = jnp.asarray(centred), jnp.asarray(centred[mem_idx])
   mem = train.train_dae(jax.random.fold_in(key, 1), x_mem, cfg.width, cfg.sigma, cfg.lam, cfg.steps,
                         cfg.learning_rate)

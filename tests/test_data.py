@@ -105,5 +105,15 @@ def test_obtuse_subset_picks_pairwise_obtuse_rows():
   idx = data.obtuse_subset(x, 5)
   u = x[idx] / np.linalg.norm(x[idx], axis=1, keepdims=True)
   assert np.all((u @ u.T)[~np.eye(5, dtype=bool)] < 0)
-  with pytest.raises(ValueError, match="only .* pairwise-obtuse rows found"):
+  with pytest.raises(ValueError, match="only .* rows with pairwise cosine < 0.0 found"):
     data.obtuse_subset(x, 9)  # at most d + 1 = 7 exist
+
+
+def test_obtuse_subset_margin():
+  rng = np.random.default_rng(1)
+  x = rng.normal(size=(500, 8))
+  idx = data.obtuse_subset(x, 4, max_cosine=-0.2)
+  u = x[idx] / np.linalg.norm(x[idx], axis=1, keepdims=True)
+  assert np.all((u @ u.T)[~np.eye(4, dtype=bool)] < -0.2)
+  with pytest.raises(ValueError, match="max_cosine must be <= 0"):
+    data.obtuse_subset(x, 4, max_cosine=0.1)

@@ -99,3 +99,21 @@ def test_bad_score_inputs_are_named():
     detection.code_scores(lambda y: y.sum(1), np.ones((2, 3)), 0.1, jax.random.key(0))
   with pytest.raises(ValueError, match="unknown scores"):
     detection.code_scores(rep, np.ones((2, 3)), 0.1, jax.random.key(0), names=("foo",))
+
+
+def test_baselines_against_direct_computations():
+  rng = np.random.default_rng(3)
+  x_train = rng.normal(size=(7, 5))
+  samples = rng.normal(size=(4, 5))
+  brute = -np.array([min(np.linalg.norm(s - x) for x in x_train) for s in samples])
+  np.testing.assert_allclose(detection.nearest_distance(samples, x_train), brute, rtol=1e-5)
+  # A linear denoiser D(y) = A y: Jacobian A everywhere, error computed by hand.
+  a = rng.normal(size=(5, 5)) * np.r_[1.0, 1.0, 0.0, 0.0, 0.0][:, None]  # rank 2
+  den = lambda y, sig: y @ jnp.asarray(a, y.dtype).T
+  key = jax.random.key(0)
+  y = samples + 0.1 * np.asarray(jax.random.normal(key, samples.shape))
+  err = -np.mean((y @ a.T - samples) ** 2, 1)
+  np.testing.assert_allclose(detection.denoising_error(den, samples, 0.1, key), err, rtol=1e-4)
+  sv = np.linalg.svd(a, compute_uv=False)
+  np.testing.assert_allclose(detection.jacobian_rank(den, samples, 0.1, key),
+                             -(sv.sum() ** 2 / (sv**2).sum()), rtol=1e-4)
