@@ -2,7 +2,7 @@ r"""Regenerate every figure: run the sims they need (reusing a saved run when it
 draw each figure into ``--out`` and write ``captions.md`` there (figure → command → file, and the
 caption with the numbers it shows).
 
-  python -m figures.make_all                    # default size (about 7 min on 2 CPU cores)
+  python -m figures.make_all                    # default size (about 9 min on 2 CPU cores)
   python -m figures.make_all --smoke --workdir /tmp/smoke --out /tmp/figs     # seconds; used in tests
   python -m figures.make_all --only fig2_samples,fig3_columns
 """
@@ -19,12 +19,14 @@ from dae_theory import io
 # run name -> sim module (each has Config, Config.smoke() and run(cfg, workdir)); a run lives in
 # <workdir>/<module name>, the figure scripts' default (runs/image_dae, …)
 SIMS = {"image": "sims.image_dae", "mixture": "sims.mixture_dae", "checks": "sims.theory_checks",
-        "phase": "sims.phase_diagram", "detection": "sims.detection", "steering": "sims.steering"}
+        "phase": "sims.phase_diagram", "detection": "sims.detection", "steering": "sims.steering",
+        "transition": "sims.transition"}
 # figure name -> figure module (each has RUNS {run name: (sim, default workdir)} and draw(loaded, out))
 FIGURES = {"fig2_samples": "figures.fig2_samples", "fig3_columns": "figures.fig3_columns",
            "fig4_std": "figures.fig4_std", "fig6_hybrid": "figures.fig6_hybrid",
            "theory_checks": "figures.theory_checks", "phase_diagram": "figures.phase_diagram",
-           "detection": "figures.detection", "steering": "figures.steering"}
+           "detection": "figures.detection", "steering": "figures.steering",
+           "transition": "figures.transition"}
 
 
 def _saved_config_matches(workdir: str, cfg) -> bool:
