@@ -55,8 +55,9 @@ def draw(loaded: dict, out_dir: str):
     labels = a[f"{name}_hybrid_labels"]
     v = a[f"{name}_hybrid_score/{main}"]
     bins = np.linspace(v.min(), v.max(), 40)
-    ax.hist(v[labels == 0], bins=bins, density=True, alpha=0.6, color="C0", label="novel samples")
-    ax.hist(v[labels == 1], bins=bins, density=True, alpha=0.6, color="C3", label="memorized samples")
+    for cls, color, lab in ((0, "C0", "novel samples"), (1, "C3", "memorized samples")):
+      if np.any(labels == cls):  # an empty class has no density
+        ax.hist(v[labels == cls], bins=bins, density=True, alpha=0.6, color=color, label=lab)
     ax.set_xlabel(f"std(h) at σ = {sig:g}")
     ax.set_ylabel("density")
     ax.set_title(f"{name}, hybrid model: std(h)")

@@ -25,6 +25,10 @@ PANELS = [
 ]
 
 
+def _fmt(n_star: float) -> str:
+  return f"{n_star:.0f}" if np.isfinite(n_star) else "none (flat curve)"
+
+
 def draw(loaded: dict, out_dir: str):
   import matplotlib.pyplot as plt
 
@@ -34,7 +38,7 @@ def draw(loaded: dict, out_dir: str):
   config, a = loaded["transition"]
   sizes = a["sizes"]
   datasets = config["datasets"]
-  fig, axes = plt.subplots(2 * len(datasets), 5, figsize=(16, 6.2 * len(datasets)), squeeze=False)
+  fig, axes = plt.subplots(2 * len(datasets), 6, figsize=(19, 6.2 * len(datasets)), squeeze=False)
   parts = []
   for r, name in enumerate(datasets):
     for c, (lens, series) in enumerate(PANELS):
@@ -86,8 +90,16 @@ def draw(loaded: dict, out_dir: str):
     ax.set_xscale("log", base=2)
     ax.set_xlabel("training set size N")
     ax.set_title(f"{name}: participation ratio of h")
+    for row, axis, label in ((2 * r, "width", "width p"), (2 * r + 1, "steps", "Adam steps")):
+      ax = axes[row, 5]
+      ax.plot(a[f"sweep_{axis}s" if axis == "width" else "sweep_steps"], a[f"{name}/sweep_{axis}_rmse"],
+              "o-", ms=3, label="RMSE(trained, Wiener)")
+      ax.set_xscale("log", base=2)
+      ax.set_xlabel(label)
+      ax.set_title(f"{name}: Gaussian lens across {label} (N = {config['sweep_n']})")
+      ax.legend(frameon=False, fontsize=7)
     parts.append(f"{name}: transition N ≈ " + ", ".join(
-        f"{lens} {float(a[f'{name}/transition/{lens}']):.0f}" for lens in TRANSITION))
+        f"{lens} {_fmt(float(a[f'{name}/transition/{lens}']))}" for lens in TRANSITION))
   fig.tight_layout()
   return style.save(fig, out_dir, "transition"), "Transition: " + "; ".join(parts) + "."
 

@@ -19,6 +19,9 @@ Measured (on A unless said otherwise):
   in the span of the top ``subspace_rank`` principal directions of the whole data pool (a subspace that
   does not change with N).
 
+At N = ``sweep_n`` the Gaussian lens is also applied across width (``sweep_widths``) and training time
+(``sweep_steps``).
+
 The transition point of a lens is where its curve crosses halfway between its values at the smallest
 and the largest N (interpolated in log N).
 
@@ -61,6 +64,10 @@ class Config:
   n_jacobian: int = 40
   subspace_rank: int = 10
   threshold: float = 0.95
+  sweep_n: int = dataclasses.field(default=64, metadata={
+      "help": "training set size of the width and training-time sweeps of the Gaussian lens"})
+  sweep_widths: tuple[int, ...] = (8, 32, 128, 512)
+  sweep_steps: tuple[int, ...] = (1000, 3000, 10_000, 30_000)
   mixture_d: int = 32
   mixture_rank: int = 16
   seed: int = 0
@@ -77,7 +84,11 @@ class Config:
     if not self.psnr_sigmas or min(self.psnr_sigmas) <= 0:
       raise ValueError(f"--psnr_sigmas must be non-empty and > 0, got {list(self.psnr_sigmas)}.")
     require(self, ("width", "steps", "n_samples", "n_jacobian", "subspace_rank", "mixture_d",
-                   "mixture_rank"), ">= 1", lambda v: v >= 1)
+                   "mixture_rank", "sweep_n"), ">= 1", lambda v: v >= 1)
+    for name in ("sweep_widths", "sweep_steps"):
+      if not getattr(self, name) or min(getattr(self, name)) < 1:
+        raise ValueError(f"--{name} must be a non-empty list of values >= 1, got "
+                         f"{list(getattr(self, name))}.")
     require(self, ("learning_rate", "sigma", "sigma_large"), "> 0", lambda v: v > 0)
     require(self, ("threshold",), "in (0, 1]", lambda v: 0 < v <= 1)
     if self.n_heldout < 2 * (self.mixture_d + 1) or self.n_heldout < 2 * 65:
@@ -87,7 +98,7 @@ class Config:
   @classmethod
   def smoke(cls) -> "Config":
     return cls(sizes=(8, 32), steps=200, width=16, n_samples=20, n_jacobian=5,
-               psnr_sigmas=(0.1, 0.4))
+               psnr_sigmas=(0.1, 0.4), sweep_n=16, sweep_widths=(4, 16), sweep_steps=(100, 200))
 
 
 def load(name: str, cfg: Config) -> tuple[np.ndarray, np.ndarray]:
@@ -153,6 +164,23 @@ def measure(cfg: Config, x_a, x_b, held, basis, key) -> dict:
   return out
 
 
+def gaussian_lens_sweep(cfg: Config, x, held, key) -> dict:
+  """RMSE(trained, Wiener) and LS at σ = ``sigma`` on ``sweep_n`` points, across width (at ``steps``)
+  and across training time (at ``width``)."""
+  wiener = reference.gaussian_denoiser(reference.gaussian_fit(x))
+  y = _noisy(held, cfg.sigma, jax.random.fold_in(key, 1))
+  out = {}
+  for axis, values in (("width", cfg.sweep_widths), ("steps", cfg.sweep_steps)):
+    rm, ls = [], []
+    for v in values:
+      width, steps = (v, cfg.steps) if axis == "width" else (cfg.width, v)
+      _, den = diffusion_model(jax.random.fold_in(key, 0), x, width, steps, cfg.learning_rate)
+      rm.append(lenses.rmse(den, wiener, y, cfg.sigma))
+      ls.append(lenses.linearity_score(den, x, cfg.sigma, jax.random.fold_in(key, 2)))
+    out[f"sweep_{axis}_rmse"], out[f"sweep_{axis}_ls"] = np.array(rm), np.array(ls)
+  return out
+
+
 def transition_point(sizes, values) -> float:
   """N where ``values`` first crosses halfway between its first and last value (log-linear
   interpolation); NaN when the first and last values are equal."""
@@ -184,6 +212,10 @@ def run(cfg: Config, workdir: str) -> dict:
           np.stack([r[k] for r in rows])
     for lens, k in TRANSITION.items():
       out[f"{name}/transition/{lens}"] = transition_point(cfg.sizes, out[f"{name}/{k}"])
+    sweep = gaussian_lens_sweep(cfg, jnp.asarray(pool[:cfg.sweep_n]), jnp.asarray(held),
+                                jax.random.fold_in(jax.random.key(cfg.seed), 1000 * di + 999))
+    out.update({f"{name}/{k}": v for k, v in sweep.items()})
+  out.update(sweep_widths=np.array(cfg.sweep_widths), sweep_steps=np.array(cfg.sweep_steps))
   io.write_run(workdir, cfg, out, started)
   return out
 
@@ -202,8 +234,11 @@ def summary(out: dict, cfg: Config) -> list[str]:
               f"  disjoint-subset sample cosine {g('pair_cosine_mean')}",
               f"  Jacobian top-eigenvector |cos| to a training sample {g('jac_sample_alignment')}; "
               f"energy in the top-{cfg.subspace_rank} PCA subspace {g('jac_subspace_energy')}",
+              f"  Gaussian lens at N={cfg.sweep_n}: RMSE across widths {list(cfg.sweep_widths)}: "
+              f"{g('sweep_width_rmse')}, across steps {list(cfg.sweep_steps)}: {g('sweep_steps_rmse')}",
               "  transition N per lens: " + ", ".join(
-                  f"{lens} {out[f'{name}/transition/{lens}']:.0f}" for lens in TRANSITION)]
+                  f"{lens} {out[f'{name}/transition/{lens}']:.0f}" for lens in TRANSITION)
+              + " (nan: the curve is flat)"]
   return lines
 
 
