@@ -23,7 +23,7 @@ figures: $(STAMP)
 	$(PY) -m figures.make_all --workdir runs --out figures
 
 test: $(STAMP)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n 2 --dist loadfile tests
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -98,7 +98,7 @@ class Config:
   @classmethod
   def smoke(cls) -> "Config":
     return cls(sizes=(8, 32), steps=200, width=16, n_samples=20, n_jacobian=5,
-               psnr_sigmas=(0.1, 0.4), sweep_n=16, sweep_widths=(4, 16), sweep_steps=(100, 200))
+               psnr_sigmas=(0.1, 0.4), sweep_n=16, sweep_widths=(8,), sweep_steps=(100,))
 
 
 def load(name: str, cfg: Config) -> tuple[np.ndarray, np.ndarray]:

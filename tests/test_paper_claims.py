@@ -1,0 +1,46 @@
+"""Issue 6's acceptance claims on the image and mixture sims at (near-)default settings."""
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+  """The image sim at default settings except one diffusion seed and 100 samples (about 40 s)."""
+  from sims import image_dae
+
+  cfg = image_dae.Config(seeds=1, n_samples=100)
+  return cfg, image_dae.run(cfg, str(tmp_path_factory.mktemp("digits")))
+
+
+def test_digits_memorizing_dae_copies_and_generalizing_dae_does_not(digits_run):
+  """Issue 6 acceptance on digits (measured at this setting: memorized fraction 0.93 vs 0.00; live
+  memorizing columns 0.999-1.000, generalizing columns at most 0.70)."""
+  from figures.fig3_columns import live_columns
+
+  cfg, out = digits_run
+  assert out["mem_fraction"][0] >= 0.9, out["mem_fraction"]
+  assert out["gen_fraction"][0] <= 0.05, out["gen_fraction"]
+  assert out["mem_col_cos"][live_columns(out, "mem")].min() >= 0.95
+  assert out["gen_col_cos"][live_columns(out, "gen")].max() < 0.85  # "well below" 0.95
+
+
+def test_std_h_separates_memorized_from_generalized_on_digits(digits_run):
+  """Measured AUROC 0.80 for std(h) (1.00 for the participation ratio). 0.7 fails a score that does
+  not separate (0.5) while leaving room for the noise of 500 vs 500 points."""
+  _, out = digits_run
+  assert out["auroc_std"] > 0.7 and out["auroc_pr"] > 0.9, (out["auroc_std"], out["auroc_pr"])
+
+
+def test_mixture_std_h_and_hybrid_columns(tmp_path):
+  """Default mixture run with three hybrid seeds. Measured: std(h) AUROC 0.98; seeds 0 and 1 reproduce
+  the Cor. 3.4 column counts with W W^T within 1.3-1.9% of the construction, seed 2 does not (two
+  duplicated points share columns at cosine 0.70: README, Known discrepancies)."""
+  from sims import mixture_dae
+
+  out = mixture_dae.run(mixture_dae.Config(seeds=3), str(tmp_path))
+  assert out["auroc_std"] > 0.9, out["auroc_std"]
+  assert out["mem_stored"].min() >= 0.95, out["mem_stored"]
+  counts = np.stack([np.bincount(k[k >= 0], minlength=6) for k in out["hybrid_kind"]])
+  exact = np.all(counts == out["hybrid_construction_counts"], 1) & (out["hybrid_gram_distance"] < 0.05)
+  assert exact.sum() >= 2, (counts, out["hybrid_gram_distance"])
