@@ -83,3 +83,16 @@ def main_with_config(config_cls, default_workdir: str, body) -> None:
     body(cfg, flags.FLAGS.workdir or default_workdir)
 
   app.run(main)
+
+
+def main_with_report(config_cls, default_workdir: str, run, report) -> None:
+  """The ``__main__`` of a sim: parse the flags, ``out = run(cfg, workdir)``, print each line of
+  ``report(out, cfg)`` and where the run record is."""
+
+  def body(cfg, workdir: str) -> None:
+    out = run(cfg, workdir)
+    for line in report(out, cfg):
+      print(line)
+    print(f"Run record in {workdir}/")
+
+  main_with_config(config_cls, default_workdir, body)

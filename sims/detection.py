@@ -197,9 +197,4 @@ def format_table(rows: list[dict]) -> str:
 if __name__ == "__main__":
   from sims import _flags
 
-  def _main(cfg: Config, workdir: str) -> None:
-    out = run(cfg, workdir)
-    print(format_table(out["rows"]))
-    print(f"Run record in {workdir}/ (table.md, table.json)")
-
-  _flags.main_with_config(Config, "runs/detection", _main)
+  _flags.main_with_report(Config, "runs/detection", run, lambda out, cfg: [format_table(out["rows"]), "(table.md, table.json)"])

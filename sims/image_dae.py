@@ -199,10 +199,4 @@ def summary(out: dict, cfg: Config) -> list[str]:
 if __name__ == "__main__":
   from sims import _flags
 
-  def _main(cfg: Config, workdir: str) -> None:
-    out = run(cfg, workdir)
-    for line in summary(out, cfg):
-      print(line)
-    print(f"Run record in {workdir}/")
-
-  _flags.main_with_config(Config, "runs/image_dae", _main)
+  _flags.main_with_report(Config, "runs/image_dae", run, summary)

@@ -183,10 +183,4 @@ def summary(out: dict) -> list[str]:
 if __name__ == "__main__":
   from sims import _flags
 
-  def _main(cfg: Config, workdir: str) -> None:
-    out = run(cfg, workdir)
-    for line in summary(out):
-      print(line)
-    print(f"Run record in {workdir}/")
-
-  _flags.main_with_config(Config, "runs/theory_checks", _main)
+  _flags.main_with_report(Config, "runs/theory_checks", run, lambda out, cfg: summary(out))

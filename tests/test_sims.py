@@ -160,6 +160,19 @@ def test_phase_diagram_bad_flags_stop_before_compute(tmp_path, flag, message):
   assert not (tmp_path / "w").exists()
 
 
+@pytest.mark.parametrize("sim,flag,message", [
+    ("image_dae", "--dataset=cifar", "--dataset must be one of ('digits', 'patches', 'folder')"),
+    ("detection", "--sigmas=0.1,-1", "--sigmas must be a non-empty list of values > 0"),
+    ("steering", "--target_class=12", "--target_class must be -1 or a digit 0-9"),
+    ("transition", "--sizes=64,8", "--sizes must be increasing sizes >= 2"),
+])
+def test_new_sims_bad_flags_stop_before_compute(tmp_path, sim, flag, message):
+  out = subprocess.run([sys.executable, "-m", f"sims.{sim}", flag, "--workdir", str(tmp_path / "w")],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+  assert out.returncode != 0 and message in out.stderr, out.stderr
+  assert not (tmp_path / "w").exists()
+
+
 def test_benchmark_smoke_writes_the_tracked_keys(tmp_path):
   from benchmarks import sweep as bench
 
