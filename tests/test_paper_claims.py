@@ -30,6 +30,8 @@ def test_std_h_separates_memorized_from_generalized_on_digits(digits_run):
   not separate (0.5) while leaving room for the noise of 500 vs 500 points."""
   _, out = digits_run
   assert out["auroc_std"] > 0.7 and out["auroc_pr"] > 0.9, (out["auroc_std"], out["auroc_pr"])
+  # Known discrepancy 14: on digits the scale-free participation ratio separates better than std(h).
+  assert out["auroc_pr"] > out["auroc_std"]
 
 
 def test_mixture_std_h_and_hybrid_columns(tmp_path):
@@ -44,3 +46,5 @@ def test_mixture_std_h_and_hybrid_columns(tmp_path):
   counts = np.stack([np.bincount(k[k >= 0], minlength=6) for k in out["hybrid_kind"]])
   exact = np.all(counts == out["hybrid_construction_counts"], 1) & (out["hybrid_gram_distance"] < 0.05)
   assert exact.sum() >= 2, (counts, out["hybrid_gram_distance"])
+  # Known discrepancy 13: seed 2 stops at shared columns, far from the construction.
+  assert not exact[2] and out["hybrid_gram_distance"][2] > 0.3

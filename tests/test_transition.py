@@ -29,7 +29,7 @@ def test_bad_transition_flags_are_named(kwargs, message):
 def test_lenses_move_the_expected_way_on_digits(tmp_path):
   """N = 8 vs 512 on digits (the default run's numbers are in the README): RMSE to the Wiener filter
   falls, the disjoint-subset sample cosine rises, the nearest-training cosine and the memorized
-  fraction fall."""
+  fraction fall; the linearity score does not rise (README, Known discrepancy 15)."""
   cfg = transition.Config(datasets=("digits",), sizes=(8, 512), n_jacobian=10)
   out = transition.run(cfg, str(tmp_path))
   g = lambda k: out[f"digits/{k}"]
@@ -37,3 +37,5 @@ def test_lenses_move_the_expected_way_on_digits(tmp_path):
   assert g("pair_cosine_mean")[1] > g("pair_cosine_mean")[0]
   assert g("nn_cosine_mean")[1] < g("nn_cosine_mean")[0]
   assert g("memorized_fraction")[0] > 0.3 and g("memorized_fraction")[1] == 0.0
+  # Known discrepancy 15: the linearity score does not rise with N here (0.995 -> 0.982 measured).
+  assert g("ls_small")[1] < g("ls_small")[0]
