@@ -92,6 +92,9 @@ if __name__ == "__main__":
   F = flags.FLAGS
 
   def main(argv):
+    from absl import logging
+
+    logging.set_verbosity(logging.WARNING)  # no INFO lines about absent TPU backends
     if len(argv) > 1:
       raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     unknown = [n for n in F.only if n not in FIGURES]
