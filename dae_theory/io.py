@@ -44,6 +44,12 @@ def _jsonable(obj):
   return obj
 
 
+def to_jsonable(obj: Any) -> Any:
+  """``obj`` as JSON would store it (dataclasses → dicts, tuples → lists, NumPy scalars → Python);
+  e.g. to compare a Config with a saved ``config.json``."""
+  return json.loads(json.dumps(_jsonable(obj)))
+
+
 def write_json(path: str, obj: Any) -> None:
   """Write ``obj`` (dataclasses, dicts, lists, NumPy scalars) as indented JSON, atomically."""
   text = json.dumps(_jsonable(obj), indent=2, sort_keys=False) + "\n"

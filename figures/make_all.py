@@ -35,7 +35,7 @@ def _saved_config_matches(workdir: str, cfg) -> bool:
     return False
   with open(conf) as f:
     saved = json.load(f)
-  return saved == json.loads(json.dumps(io._jsonable(cfg)))
+  return saved == io.to_jsonable(cfg)
 
 
 def ensure_run(name: str, workdir: str, smoke: bool, force: bool = False, log=print) -> str:

@@ -2,7 +2,8 @@ r"""Three lenses on one transition (EXPERIMENTS "Related papers"): the represent
 (Wiener) structure, disjoint-data agreement and the Jacobian, on the same models, against the training
 set size N.
 
-For each data set (digits, centred; a Gaussian mixture, centred, rows shuffled) and each N in ``sizes``:
+For each data set (digits, centred; a Gaussian mixture of 4 modes in d = ``mixture_d``, covariance rank
+``mixture_rank``, mean norm 2, spread 1, centred, rows shuffled) and each N in ``sizes``:
 two time-conditioned DAEs (THEORY §9) with the same seed, one on the first N training points (A) and
 one on the last N (B, disjoint from A). Samples of A and B come from shared initial and injected noise.
 Measured (on A unless said otherwise):
