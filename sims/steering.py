@@ -35,7 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dae_theory import diffusion, images, io
+from dae_theory import diffusion, images, io, steering
 from sims._common import diffusion_model, memorization_set
 from sims._flags import require
 
@@ -72,31 +72,11 @@ class Config:
     return cls(steps=300, width=16, seeds=1, paths=4, levels=5, n_boot=20)
 
 
-def steered_denoiser(params: diffusion.DiffusionParams, v: jax.Array, a) -> callable:
-  """Eq. 11 in the time-conditioned DAE: x̂₀ = W((relu(Wᵀy) + a·v) ⊙ exp(MLP(log σ))) + s·y."""
-  def den(y, sigma):
-    h = diffusion.representation(params, y) + a * v[None, :]
-    return (h * diffusion.modulation(params, sigma)) @ params.w.T + params.skip * y
-  return den
-
-
 @functools.partial(jax.jit, static_argnames="n")
 def _steer_paths(params, v, a_grid, key, n):
   d = params.w.shape[0]
-  return jax.vmap(lambda a: diffusion.sample(key, steered_denoiser(params, v, a), n, d, clamp=None)
+  return jax.vmap(lambda a: diffusion.sample(key, steering.steered_diffusion_denoiser(params, v, a), n, d, clamp=None)
                   )(a_grid)  # (levels, n, d)
-
-
-def path_metrics(x: np.ndarray, prob: np.ndarray) -> dict:
-  """``x (levels, paths, d)``, ``prob (levels, paths)`` → per-path jump share, monotonicity, reached."""
-  from scipy.stats import spearmanr
-
-  steps = np.linalg.norm(np.diff(x, axis=0), axis=-1)  # (levels - 1, paths)
-  jump = steps.max(0) / np.maximum(steps.sum(0), 1e-12)
-  levels = np.arange(x.shape[0])
-  rho = np.array([spearmanr(levels, prob[:, j]).statistic if np.ptp(prob[:, j]) > 0 else np.nan
-                  for j in range(x.shape[1])])
-  return {"jump_share": jump, "monotonicity": rho, "reached": (prob[-1] > 0.5).astype(float)}
 
 
 def _boot_ci(per_seed_paths: np.ndarray, n_boot: int, seed: int) -> tuple[float, float]:
@@ -131,7 +111,7 @@ def run(cfg: Config, workdir: str) -> dict:
     for s in range(cfg.seeds):
       key = jax.random.fold_in(jax.random.key(cfg.seed), 100 * (kind == "gen") + s)
       params, _ = diffusion_model(jax.random.fold_in(key, 0), x, cfg.width, cfg.steps, lr)
-      v = jnp.mean(diffusion.representation(params, x_target), 0)
+      v = steering.mean_representation(lambda y: diffusion.representation(params, y), x_target)
       scale = float(jnp.mean(jnp.linalg.norm(diffusion.representation(params, x), axis=1))
                     / jnp.linalg.norm(v))
       paths = np.asarray(_steer_paths(params, v, jnp.asarray(a_rel * scale, x.dtype),
@@ -139,7 +119,7 @@ def run(cfg: Config, workdir: str) -> dict:
       prob = clf.predict_proba((paths + mean).reshape(-1, paths.shape[-1]))[:, list(clf.classes_)
                                                                             .index(target)]
       prob = prob.reshape(paths.shape[:2])
-      for k, val in path_metrics(paths, prob).items():
+      for k, val in steering.path_metrics(paths, prob).items():
         per[k].append(val)
       probs.append(prob)
       strips.append(paths[:, :4])

@@ -4,6 +4,7 @@ diffusion DAE, and steering smoothness; plus flag validation of both sims."""
 import numpy as np
 import pytest
 
+from dae_theory import steering as steer_lib
 from sims import detection as det_sim
 from sims import steering
 
@@ -61,7 +62,28 @@ def test_path_metrics_on_known_paths():
   step = (np.arange(levels) >= 5)[:, None, None] * np.ones((1, 1, 3))
   x = np.concatenate([even, step], 1)
   prob = np.stack([np.linspace(0, 1, levels), np.linspace(0, 1, levels)], 1)
-  m = steering.path_metrics(x, prob)
+  m = steer_lib.path_metrics(x, prob)
   np.testing.assert_allclose(m["jump_share"], [1 / (levels - 1), 1.0])
   np.testing.assert_allclose(m["monotonicity"], [1.0, 1.0])
   np.testing.assert_array_equal(m["reached"], [1.0, 1.0])
+
+
+def test_steering_api_on_the_plain_dae_and_a_users_model():
+  """steered_dae is W2(relu(W1^T y) + a v); a = 0 is the model itself; the generic steer takes any
+  encoder/decoder (here NumPy-free lambdas standing for a user's model)."""
+  import jax
+  import jax.numpy as jnp
+
+  from dae_theory import model
+
+  p = model.init_params(jax.random.key(0), 6, 4, tied=False)
+  y = jax.random.normal(jax.random.key(1), (3, 6))
+  v = steer_lib.mean_representation(lambda z: model.representation(p, z), y)
+  np.testing.assert_allclose(v, np.mean(np.asarray(model.representation(p, y)), 0), rtol=1e-6)
+  np.testing.assert_allclose(steer_lib.steered_dae(p, v, 0.0)(y), model.apply(p, y), rtol=1e-6)
+  direct = (np.asarray(model.representation(p, y)) + 2.0 * np.asarray(v)) @ np.asarray(p.decoder).T
+  np.testing.assert_allclose(steer_lib.steered_dae(p, v, 2.0)(y), direct, rtol=1e-5)
+  user = steer_lib.steer(lambda z: jnp.tanh(z), lambda h: 2 * h, jnp.ones(6), 0.5)
+  np.testing.assert_allclose(user(y), 2 * (np.tanh(np.asarray(y)) + 0.5), rtol=1e-6)
+  with pytest.raises(ValueError, match="need x \\(levels >= 2"):
+    steer_lib.path_metrics(np.ones((1, 2, 3)), np.ones((1, 2)))
