@@ -16,12 +16,6 @@ RUNS = {"image": ("sims.image_dae", "runs/image_dae")}
 SHOW = 20
 
 
-def live_columns(a: dict, name: str, rel: float = 0.1) -> np.ndarray:
-  """Columns whose norm exceeds ``rel`` × the largest (the others are switched off by weight decay)."""
-  n = a[f"{name}_col_norm"]
-  return n > rel * n.max()
-
-
 def draw(loaded: dict, out_dir: str):
   config, a = loaded["image"]
   import matplotlib.pyplot as plt
@@ -36,7 +30,7 @@ def draw(loaded: dict, out_dir: str):
     cos = a[f"{name}_col_cos"]
     style.image_grid(ax, a[f"{name}_w"].T[order], side, SHOW // 2,
                      labels=[f"{c:.2f}" for c in cos[order]], pad=2)
-    live = live_columns(a, name)
+    live = a[f"{name}_col_live"]
     lines.append(f"{title}: {live.sum()} of {len(live)} columns live (norm > 10% of max), best cosine "
                  f"{cos[live].min():.3f}–{cos[live].max():.3f}")
     ax.set_title(f"{lines[-1]}\n(top {SHOW} columns by norm; label = best cosine to a training image)",

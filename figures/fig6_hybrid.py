@@ -21,7 +21,7 @@ def draw(loaded: dict, out_dir: str):
   config, a = loaded["mixture"]
   m, modes = config["duplicated"], config["modes"]
   kind, dup_cos = a["hybrid_kind"], a["hybrid_dup_cos"]
-  counts = np.stack([np.bincount(k[k >= 0], minlength=m + modes) for k in kind])  # (seed, cluster)
+  counts = a["hybrid_counts"]  # (seed, cluster): columns of each type
   con = a["hybrid_construction_counts"]
   dist = a["hybrid_gram_distance"]
   fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), gridspec_kw={"width_ratios": [1.4, 1]})

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
-from dae_theory import data, diffusion
+from dae_theory import data, detection, diffusion, model
+
+LIVE_FRACTION = 0.1  # a column is live when its norm exceeds this fraction of the largest
 
 
 def memorization_set(centred: np.ndarray, k: int, margin: float) -> np.ndarray:
@@ -25,3 +29,30 @@ def diffusion_model(key, x, width: int, steps: int, learning_rate: float):
 def generate(key, denoiser, n: int, d: int):
   """``n`` samples of the VE sampler, without clamping (see ``sims.image_dae``)."""
   return diffusion.sample(key, denoiser, n, d, clamp=None)
+
+
+def live_columns(norms) -> np.ndarray:
+  """Columns whose norm exceeds LIVE_FRACTION × the largest (the rest are switched off)."""
+  norms = np.asarray(norms)
+  return norms > LIVE_FRACTION * norms.max()
+
+
+def std_separation(mem_params, x_mem, gen_params, x_gen, sigma, draws, key) -> dict:
+  """Fig. 4's comparison: codes h(x + σε) of the memorizing model's training points (``draws`` noise
+  draws each; label 1) and of as many of the generalizing model's training points (one draw each;
+  label 0); AUROC of std(h) and of −PR (:mod:`dae_theory.detection`), and h of one training point."""
+  k1, k2 = jax.random.split(key)
+  names = ("std", "neg_participation_ratio")
+  # each memorized point repeated ``draws`` times: one score per noise draw (not averaged)
+  mem = detection.code_scores(lambda y: model.representation(mem_params, y),
+                              jnp.repeat(x_mem, draws, axis=0), sigma, k1, 1, names)
+  n = min(x_gen.shape[0], x_mem.shape[0] * draws)
+  gen = detection.code_scores(lambda y: model.representation(gen_params, y), x_gen[:n], sigma, k2,
+                              1, names)
+  lab = np.r_[np.ones(len(mem["std"])), np.zeros(n)]
+  auc = {k: detection.auroc(lab, np.r_[mem[k], gen[k]]) for k in names}
+  return {"mem_std": mem["std"], "gen_std": gen["std"], "mem_pr": -mem["neg_participation_ratio"],
+          "gen_pr": -gen["neg_participation_ratio"], "auroc_std": auc["std"],
+          "auroc_pr": auc["neg_participation_ratio"],
+          "h_mem": np.asarray(model.representation(mem_params, x_mem[0])),
+          "h_gen": np.asarray(model.representation(gen_params, x_gen[0]))}

@@ -38,8 +38,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dae_theory import detection, diffusion, images, io, metrics, model, train
-from sims._common import diffusion_model, generate, memorization_set
+from dae_theory import diffusion, images, io, metrics, train
+from sims._common import diffusion_model, generate, live_columns, memorization_set, std_separation
 from sims._flags import require
 
 DATASETS = ("digits", "patches", "folder")
@@ -105,27 +105,6 @@ def load_images(cfg: Config) -> tuple[np.ndarray, int]:
   return folder.x, folder.side
 
 
-def std_separation(mem_params, x_mem, gen_params, x_gen, sigma, draws, key) -> dict:
-  """Fig. 4's comparison: codes h(x + σε) of the memorizing model's training points (``draws`` noise
-  draws each; label 1) and of as many of the generalizing model's training points (one draw each;
-  label 0); AUROC of std(h) and of −PR (:mod:`dae_theory.detection`), and h of one training point."""
-  k1, k2 = jax.random.split(key)
-  names = ("std", "neg_participation_ratio")
-  # each memorized point repeated ``draws`` times: one score per noise draw (not averaged)
-  mem = detection.code_scores(lambda y: model.representation(mem_params, y),
-                              jnp.repeat(x_mem, draws, axis=0), sigma, k1, 1, names)
-  n = min(x_gen.shape[0], x_mem.shape[0] * draws)
-  gen = detection.code_scores(lambda y: model.representation(gen_params, y), x_gen[:n], sigma, k2,
-                              1, names)
-  lab = np.r_[np.ones(len(mem["std"])), np.zeros(n)]
-  auc = {k: detection.auroc(lab, np.r_[mem[k], gen[k]]) for k in names}
-  return {"mem_std": mem["std"], "gen_std": gen["std"], "mem_pr": -mem["neg_participation_ratio"],
-          "gen_pr": -gen["neg_participation_ratio"], "auroc_std": auc["std"],
-          "auroc_pr": auc["neg_participation_ratio"],
-          "h_mem": np.asarray(model.representation(mem_params, x_mem[0])),
-          "h_gen": np.asarray(model.representation(gen_params, x_gen[0]))}
-
-
 def _diffusion_pair(cfg: Config, x_mem, x_all, key) -> dict:
   out: dict = {}
   for name, x, lr in (("mem", x_mem, cfg.mem_diffusion_lr), ("gen", x_all, cfg.gen_diffusion_lr)):
@@ -168,6 +147,7 @@ def run(cfg: Config, workdir: str) -> dict:
     w = res.params.w1
     out[f"{name}_w"] = np.asarray(w)
     out[f"{name}_col_norm"] = np.asarray(jnp.linalg.norm(w, axis=0))
+    out[f"{name}_col_live"] = live_columns(out[f"{name}_col_norm"])
     cos = np.asarray(metrics.cosine_matrix(w.T, x))  # (p, n)
     out[f"{name}_col_cos"], out[f"{name}_col_match"] = cos.max(1), cos.argmax(1)
     out[f"{name}_final_loss"] = float(jnp.mean(res.losses[-100:]))
@@ -182,8 +162,7 @@ def run(cfg: Config, workdir: str) -> dict:
 
 
 def summary(out: dict, cfg: Config) -> list[str]:
-  live = lambda name: out[f"{name}_col_norm"] > 0.1 * out[f"{name}_col_norm"].max()
-  lm, lg = live("mem"), live("gen")
+  lm, lg = out["mem_col_live"], out["gen_col_live"]
   return [
       f"diffusion DAE memorized fraction (cos >= {cfg.threshold}): memorizing "
       f"{np.round(out['mem_fraction'], 3).tolist()}, generalizing {np.round(out['gen_fraction'], 3).tolist()}",

@@ -29,9 +29,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from dae_theory import constructions, data, io, metrics, train
-from sims._common import memorization_set
+from sims._common import memorization_set, std_separation
 from sims._flags import require
-from sims.image_dae import std_separation
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,16 +128,18 @@ def run(cfg: Config, workdir: str) -> dict:
       dists.append(np.nan)
       con_counts.append(np.full(cfg.duplicated + cfg.modes, -1))
     kinds.append(kind), dup_cos.append(dc)
-  out.update(hybrid_kind=np.stack(kinds), hybrid_dup_cos=np.stack(dup_cos),
+  n_types = cfg.duplicated + cfg.modes
+  counts = np.stack([np.bincount(k[k >= 0], minlength=n_types) for k in kinds])  # (seed, cluster)
+  out.update(hybrid_kind=np.stack(kinds), hybrid_counts=counts, hybrid_dup_cos=np.stack(dup_cos),
              hybrid_gram_distance=np.array(dists), hybrid_construction_counts=np.stack(con_counts))
   io.write_run(workdir, cfg, out, started, axes={"hybrid_kind": ["seed", "unit"],
+                                                 "hybrid_counts": ["seed", "cluster"],
                                                  "hybrid_construction_counts": ["seed", "cluster"]})
   return out
 
 
 def summary(out: dict, cfg: Config) -> list[str]:
-  n_types = cfg.duplicated + cfg.modes
-  counts = [np.bincount(k[k >= 0], minlength=n_types).tolist() for k in out["hybrid_kind"]]
+  counts = out["hybrid_counts"].tolist()
   return [
       f"mixture: memorizing model stores its {cfg.n_memorize} samples at cosine "
       f"{out['mem_stored'].min():.3f}-{out['mem_stored'].max():.3f}; std(h) AUROC "

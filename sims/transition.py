@@ -239,7 +239,8 @@ def summary(out: dict, cfg: Config) -> list[str]:
               f"{g('sweep_width_rmse')}, across steps {list(cfg.sweep_steps)}: {g('sweep_steps_rmse')}",
               "  transition N per lens: " + ", ".join(
                   f"{lens} {out[f'{name}/transition/{lens}']:.0f}" for lens in TRANSITION)
-              + " (nan: the curve is flat)"]
+              + (" (nan: the curve is flat)" if any(
+                  np.isnan(out[f"{name}/transition/{lens}"]) for lens in TRANSITION) else "")]
   return lines
 
 
