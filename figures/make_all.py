@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import shutil
 import time
 
 from dae_theory import io
@@ -29,13 +30,19 @@ FIGURES = {"fig2_samples": "figures.fig2_samples", "fig3_columns": "figures.fig3
            "transition": "figures.transition"}
 
 
-def _saved_config_matches(workdir: str, cfg) -> bool:
-  meta, conf = os.path.join(workdir, "meta.json"), os.path.join(workdir, "config.json")
-  if not (os.path.exists(meta) and os.path.exists(conf)):
-    return False
+def _saved_config(workdir: str):
+  """The saved ``config.json`` of a run folder, or None."""
+  conf = os.path.join(workdir, "config.json")
+  if not os.path.exists(conf):
+    return None
   with open(conf) as f:
-    saved = json.load(f)
-  return saved == io.to_jsonable(cfg)
+    return json.load(f)
+
+
+def _saved_config_matches(workdir: str, cfg) -> bool:
+  """A finished run (``meta.json`` written) of this config is in ``workdir``."""
+  return (os.path.exists(os.path.join(workdir, "meta.json"))
+          and _saved_config(workdir) == io.to_jsonable(cfg))
 
 
 def ensure_run(name: str, workdir: str, smoke: bool, force: bool = False, log=print) -> str:
@@ -46,6 +53,15 @@ def ensure_run(name: str, workdir: str, smoke: bool, force: bool = False, log=pr
   if not force and _saved_config_matches(run_dir, cfg):
     log(f"[{name}] reusing {run_dir} (same config)")
     return run_dir
+  saved = _saved_config(run_dir)
+  if os.path.isdir(run_dir) and (force or (saved is not None and saved != io.to_jsonable(cfg))):
+    # A finished run of another config (or --force): keep it as <run>.previous instead of resuming
+    # into it (the phase sweep would refuse a workdir holding another sweep) or overwriting it file
+    # by file. An unfinished run (no config.json yet) stays, and the phase sweep resumes it.
+    backup = run_dir.rstrip(os.sep) + ".previous"
+    shutil.rmtree(backup, ignore_errors=True)
+    os.replace(run_dir, backup)
+    log(f"[{name}] moved the earlier run to {backup}")
   t = time.time()
   log(f"[{name}] running {SIMS[name]} -> {run_dir}")
   if name == "phase":
@@ -73,11 +89,21 @@ def make_all(workdir: str, out: str, smoke: bool = False, only=None, force: bool
     loaded = {r: style.load_run(dirs[r], SIMS[r]) for r in m.RUNS}
     results[n] = m.draw(loaded, out)
     log(f"[{n}] {results[n][0][0]}")
-  lines = ["| figure | command | file | caption |", "|---|---|---|---|"]
+  # captions.md keeps the rows of figures not remade this time (--only), in FIGURES order.
+  path = os.path.join(out, "captions.md")
+  rows = {}
+  if os.path.exists(path):
+    with open(path) as f:
+      for line in f:
+        name = line.split("|")[1].strip() if line.startswith("| ") else ""
+        if name in FIGURES:
+          rows[name] = line.rstrip("\n")
   for n, (paths, caption) in results.items():
     cmd = f"python -m {FIGURES[n]} " + " ".join(f"--{r}_workdir {dirs[r]}" for r in modules[n].RUNS)
-    lines.append(f"| {n} | `{cmd}` | `{os.path.basename(paths[0])}` | {caption} |")
-  io.write_text(os.path.join(out, "captions.md"), "\n".join(lines) + "\n")
+    rows[n] = f"| {n} | `{cmd}` | `{os.path.basename(paths[0])}` | {caption} |"
+  lines = ["| figure | command | file | caption |", "|---|---|---|---|"]
+  lines += [rows[n] for n in FIGURES if n in rows]
+  io.write_text(path, "\n".join(lines) + "\n")
   return results
 
 
