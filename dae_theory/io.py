@@ -1,5 +1,6 @@
 """Run records: ``config.json``, ``meta.json`` and ``results.npz``, each written atomically
-(temporary file in the same folder, then ``os.replace``), so a killed run never leaves a torn file."""
+(temporary file in the same folder, then ``os.replace``), so a killed run never leaves a torn file;
+long runs also append progress lines to ``metrics.jsonl``."""
 
 from __future__ import annotations
 
@@ -64,6 +65,18 @@ def write_text(path: str, text: str) -> None:
 def write_npz(path: str, arrays: Mapping[str, Any]) -> None:
   """Write arrays to ``.npz`` atomically."""
   _atomic_write(path, lambda f: np.savez(f, **{k: np.asarray(v) for k, v in arrays.items()}))
+
+
+def append_jsonl(path: str, record: Mapping[str, Any]) -> None:
+  """Append one JSON line to ``path`` (a progress log such as ``metrics.jsonl``) and flush it to disk.
+  A line is written with one ``write`` call, so a killed run leaves whole lines only (the last one may
+  be missing, never torn in a way that hides the earlier ones)."""
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  line = json.dumps(_jsonable(dict(record))) + "\n"
+  with open(path, "a") as f:
+    f.write(line)
+    f.flush()
+    os.fsync(f.fileno())
 
 
 def meta(started: float, axes: Mapping[str, list[str]] | None = None) -> dict:

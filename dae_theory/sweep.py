@@ -378,7 +378,8 @@ def run_sweep(x, configs: Configs, *, steps: int, batch_size: int, tied: bool = 
       padded to the chunk's largest width).
     log_every: loss logging window (steps).
     base_key: integer seed of the whole sweep; config seed s uses ``fold_in(key(base_key), s)``.
-    workdir: if given, finished chunks are saved there and reused on restart.
+    workdir: if given, finished chunks are saved there and reused on restart, and each chunk appends
+      a progress line to ``workdir/metrics.jsonl``.
     log: progress sink (configs done, model-steps/s, ETA); ``None`` for silence.
     devices: devices to shard the config axis over (default: all).
 
@@ -432,7 +433,8 @@ def run_sweep(x, configs: Configs, *, steps: int, batch_size: int, tied: bool = 
   for ci, groups in enumerate(chunks):
     idx = np.concatenate(groups)
     path = None if chunk_dir is None else os.path.join(chunk_dir, f"chunk_{ci:05d}.npz")
-    if path is not None and os.path.exists(path):
+    loaded = path is not None and os.path.exists(path)
+    if loaded:
       saved = np.load(path)
       if not np.array_equal(saved["index"], idx):
         raise ValueError(f"{path} holds other configs than this sweep's chunk {ci}; use a new workdir.")
@@ -468,11 +470,17 @@ def run_sweep(x, configs: Configs, *, steps: int, batch_size: int, tied: bool = 
     if not tied:
       w2[idx, :, :pw] = out_w2
     losses[idx], status[idx] = out_l, out_s
+    done = sum(len(np.concatenate(g)) for g in chunks[:ci + 1])
+    el = time.time() - started
+    rate = trained * steps / el if trained else float("nan")
+    eta = (c - done) * steps / rate if trained else float("nan")
+    if chunk_dir is not None:
+      io.append_jsonl(os.path.join(workdir, "metrics.jsonl"), {
+          "chunk": ci, "chunks": len(chunks), "configs_done": done, "configs": c,
+          "from_disk": bool(loaded), "elapsed_s": round(el, 3), "model_steps_per_s": rate,
+          "eta_s": eta, "diverged": int(np.sum(out_s >= 0)),
+          "final_loss_mean": float(np.mean(out_l[:, -1]))})
     if log is not None:
-      done = sum(len(np.concatenate(g)) for g in chunks[:ci + 1])
-      el = time.time() - started
-      rate = trained * steps / el if trained else float("nan")
-      eta = (c - done) * steps / rate if trained else float("nan")
       log(f"sweep: chunk {ci + 1}/{len(chunks)}, configs {done}/{c}, {rate:,.0f} model-steps/s, "
           f"ETA {eta:.0f} s" + (f", {int(np.sum(out_s >= 0))} diverged" if np.any(out_s >= 0) else ""))
   return SweepResult(configs, w1, w2, losses, status)

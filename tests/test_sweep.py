@@ -1,6 +1,7 @@
 """The sweep engine: per-config equality with single runs, NaN isolation, no recompilation, sharding
 over 4 host devices, kill-and-resume, bad arguments."""
 
+import json
 import os
 import signal
 import subprocess
@@ -127,6 +128,13 @@ def test_kill_and_resume_gives_the_uninterrupted_result(tmp_path):
   a, b = np.load(killed / "results.npz"), np.load(tmp_path / "fresh" / "results.npz")
   for k in ("w1", "status", "final_loss", "train_loss", "test_loss"):
     np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+  # The progress log: every line whole JSON; the resumed run's lines (the last n_chunks) read the
+  # chunks finished before the kill from disk and end with every config done.
+  lines = [json.loads(line) for line in (killed / "metrics.jsonl").read_text().splitlines()]
+  last = lines[-lines[-1]["chunks"]:]
+  assert [r["chunk"] for r in last] == list(range(len(last)))
+  assert sum(r["from_disk"] for r in last) == n_before
+  assert last[-1]["configs_done"] == last[-1]["configs"]
 
 
 def test_workdir_of_another_sweep_is_refused(tmp_path):
