@@ -1,20 +1,22 @@
 r"""Memorization–generalization phase diagram over width p × sample size n × noise σ, as one sweep.
 
-Every (p, n, σ, seed) config is trained by :func:`dae_theory.sweep.run_sweep` (chunks of one compiled
-program, sharded over all devices, resumable: a killed run restarted with the same flags continues).
+Every (p, n, σ, seed) config is trained by :func:`dae_theory.sweep.run_sweep`: chunks of configs, all
+of one shape so one program is compiled, sharded over all devices, resumable (a killed run restarted
+with the same flags continues), progress in ``workdir/metrics.jsonl``.
 Per config: fraction of memorizing columns (best cosine to a training sample ≥ 0.95), std(h) and
 participation ratio on noisy train and fresh test points, train and test loss, and the distance (modulo
 symmetry) to the Eq. 9 and Eq. 8 constructions. ``python -m figures.phase_diagram`` draws the heatmaps.
 
 Launch::
 
-  python -m sims.phase_diagram --workdir runs/phase_diagram            # default, ~4 min on 2 CPU cores
+  python -m sims.phase_diagram --workdir runs/phase_diagram            # default, ~40 s on 2 CPU cores
   python -m sims.phase_diagram --workdir /tmp/pd --smoke
 
 Data: a Gaussian mixture (``--dataset mixture``: M modes with centred-simplex means and rank-r
 covariances, rows shuffled so every prefix mixes the modes) or pairwise-obtuse samples (``obtuse``,
 needs data_size ≤ d + 1). Writes ``config.json``, ``meta.json``, ``results.npz`` (metric arrays of
-shape (σ, n, p, seed) — axis names in meta.json — plus the trained weights) and ``chunks/``.
+shape (σ, n, p, seed) — axis names in meta.json — plus the trained weights), ``chunks/`` and
+``metrics.jsonl``.
 """
 
 from __future__ import annotations
