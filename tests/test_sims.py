@@ -180,7 +180,8 @@ def test_benchmark_smoke_writes_the_tracked_keys(tmp_path):
   bench.main(["--smoke", "--json", str(path)])
   r = json.loads(path.read_text())
   for key in ("peak_gflops", "sweep_useful_gflops", "sweep_model_steps_per_s",
-              "jax_loop_model_steps_per_s", "torch_model_steps_per_s"):
+              "jax_loop_model_steps_per_s", "torch_model_steps_per_s",
+              "sweep_first_call_model_steps_per_s", "jax_loop_first_call_model_steps_per_s"):
     assert key in r, key
   assert r["peak_gflops"] > 0 and r["sweep_model_steps_per_s"] > 0
   try:
