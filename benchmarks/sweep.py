@@ -6,19 +6,21 @@ larger value counts).
   python -m benchmarks.sweep                      # default workload (64 models, 1000 steps)
   python -m benchmarks.sweep --steps 100 --json /tmp/bench.json
   python -m benchmarks.sweep --smoke              # seconds
-  python -m benchmarks.sweep --cpu_devices 2      # one JAX CPU device per core, configs sharded
+  python -m benchmarks.sweep --cpu_devices 1      # JAX's default single CPU device
 
 Default workload: widths 16, 32, 64, 128 × n 64, 256, 1024, 4096 × 4 seeds = 64 models, d = 64,
 batch 256, Adam, 1000 steps, tied weights, σ = 0.2, λ = 1e-4. Every contender runs the same algorithm
 (minibatch drawn with replacement from the first n rows, fresh noise, Eq. 6 loss, Adam). The sweep
-runs the whole workload as one chunk (one compiled program). Each JAX contender runs twice: the first
-call includes compilation, the second is the compiled steady state; data generation is excluded.
-Useful FLOPs count the five B×d×p matrix products of a step at the true width
-(:func:`dae_theory.sweep.useful_flops_per_step`); padding and elementwise work do not count. ``--json`` writes ``peak_gflops``, ``sweep_useful_gflops``,
-``sweep_model_steps_per_s``, ``jax_loop_model_steps_per_s`` and ``torch_model_steps_per_s`` (null
-when torch is absent), plus the other measured numbers. ``sweep_*`` and ``jax_loop_*`` are the
-compiled (second-call) numbers, ``*_first_call_*`` the ones including compilation; the PyTorch loop
-compiles nothing and runs once.
+runs the whole workload as one chunk (one compiled program), sharded over one JAX CPU device per core
+(:func:`dae_theory.sweep.split_cpu`; ``--cpu_devices 1`` for JAX's single device). Each JAX contender
+runs twice: the first call includes compilation, the second is the compiled steady state; data
+generation is excluded. Useful FLOPs count the five B×d×p matrix products of a step at the true width
+(:func:`dae_theory.sweep.useful_flops_per_step`); padding and elementwise work do not count.
+
+``--json`` writes ``peak_gflops``, ``sweep_useful_gflops``, ``sweep_model_steps_per_s``,
+``jax_loop_model_steps_per_s`` and ``torch_model_steps_per_s`` (null when torch is absent), plus the
+other measured numbers. ``sweep_*`` and ``jax_loop_*`` are the compiled (second-call) numbers,
+``*_first_call_*`` the ones including compilation; the PyTorch loop compiles nothing and runs once.
 """
 
 from __future__ import annotations
@@ -193,13 +195,16 @@ def main(argv=None) -> None:
   ap.add_argument("--smoke", action="store_true", help="tiny workload (seconds)")
   ap.add_argument("--json", default=None, help="also write the numbers to this JSON file")
   ap.add_argument("--cpu_devices", type=int, default=None,
-                  help="split the CPU into this many JAX devices (e.g. one per core) before anything "
-                       "runs; the sweep shards its configs over them (default: JAX's, one device)")
+                  help="present the CPU as this many JAX devices; the sweep shards its configs over "
+                       "them (default: one per core, see dae_theory.sweep.split_cpu; 1 = JAX's "
+                       "default)")
   a = ap.parse_args(argv)
-  if a.cpu_devices is not None:
-    if a.cpu_devices < 1:
-      ap.error(f"--cpu_devices must be >= 1, got {a.cpu_devices}")
-    jax.config.update("jax_num_cpu_devices", a.cpu_devices)
+  if a.cpu_devices is not None and a.cpu_devices < 1:
+    ap.error(f"--cpu_devices must be >= 1, got {a.cpu_devices}")
+  try:
+    sweep.split_cpu(a.cpu_devices)
+  except RuntimeError as e:  # JAX already ran something in this process (e.g. called from a test)
+    print(f"note: --cpu_devices not applied ({e}); using {jax.device_count()} device(s)")
   try:
     widths = [int(v) for v in a.widths.split(",")]
     sizes = [int(v) for v in a.sample_sizes.split(",")]

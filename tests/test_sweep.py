@@ -161,3 +161,19 @@ def test_sample_size_larger_than_the_data_is_refused():
   with pytest.raises(ValueError, match=r"n=500 is larger than the data \(n_max=120\)"):
     sweep.run_sweep(_data(), sweep.Grid(sample_sizes=(500,)).configs(), steps=10, batch_size=4,
                     log=None)
+
+
+def test_split_cpu_presents_cores_as_devices():
+  """split_cpu(3) in a fresh process gives 3 CPU devices; 0 is refused; after JAX ran, JAX's own
+  RuntimeError says it is too late (this process has run JAX already)."""
+  code = ("from dae_theory import sweep; n = sweep.split_cpu(3); import jax; "
+          "print(n, jax.device_count('cpu'))")
+  out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                       timeout=120, env=dict(os.environ, JAX_PLATFORMS="cpu"))
+  assert out.returncode == 0, out.stderr
+  assert out.stdout.split() == ["3", "3"]
+  with pytest.raises(ValueError, match="n must be >= 1"):
+    sweep.split_cpu(0)
+  jax.numpy.zeros(1).block_until_ready()
+  with pytest.raises(RuntimeError, match="before backends are initialized"):
+    sweep.split_cpu(2)
