@@ -501,7 +501,7 @@ def split_cpu(n: int | None = None) -> int:
   One CPU device runs a chunk's many small operations (256 × 64 × p products, Adam on small arrays) one
   after another, and only the larger products use more than one core; one device per core runs the
   halves of the config axis side by side. On the 2-core CPU the compiled default benchmark took
-  3.7–4.1 s on two devices against 4.1–5.5 s on one (``python -m benchmarks.sweep``). Results do not
+  3.6–3.8 s on two devices against 3.7–5.4 s on one (``python -m benchmarks.sweep``, 4 runs each). Results do not
   depend on the device count (the tests compare 4 devices with 1). Only the CPU backend is affected.
 
   Must be called before JAX runs anything (JAX raises ``RuntimeError`` otherwise), e.g. right after
