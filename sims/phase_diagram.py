@@ -9,7 +9,7 @@ symmetry) to the Eq. 9 and Eq. 8 constructions. ``python -m figures.phase_diagra
 
 Launch::
 
-  python -m sims.phase_diagram --workdir runs/phase_diagram            # default, ~40 s on 2 CPU cores
+  python -m sims.phase_diagram --workdir runs/phase_diagram            # default, ~35 s on 2 CPU cores
   python -m sims.phase_diagram --workdir /tmp/pd --smoke
 
 Data: a Gaussian mixture (``--dataset mixture``: M modes with centred-simplex means and rank-r
