@@ -193,8 +193,8 @@ class _Group(NamedTuple):
   pair_slot: jax.Array
 
 
-def _train_chunk_impl(x, base_key, groups, unique_seeds, pair_seed_slot, pair_n, *, steps, batch_size,
-                 widths, tied, log_every):
+def _train_chunk_impl(x, base_key, groups, unique_seeds, pair_seed_slot, pair_n, *, steps,
+                      batch_size, widths, tied, log_every):
   """Train a chunk of configs, all widths in one program: ``lax.scan`` over steps whose body runs, for
   each width group, a ``vmap`` over that group's configs.
 
@@ -437,7 +437,8 @@ def run_sweep(x, configs: Configs, *, steps: int, batch_size: int, tied: bool = 
     if loaded:
       saved = np.load(path)
       if not np.array_equal(saved["index"], idx):
-        raise ValueError(f"{path} holds other configs than this sweep's chunk {ci}; use a new workdir.")
+        raise ValueError(f"{path} holds other configs than this sweep's chunk {ci}; use a new "
+                         "workdir.")
       out_w1, out_w2, out_l, out_s = (saved["w1"], saved["w2"] if not tied else None,
                                       saved["losses"], saved["status"])
     else:
@@ -498,11 +499,12 @@ def split_cpu(n: int | None = None) -> int:
   """Present the host CPU as ``n`` JAX devices (default: one per core) so that :func:`run_sweep`
   shards its configs across cores.
 
-  One CPU device runs a chunk's many small operations (256 × 64 × p products, Adam on small arrays) one
-  after another, and only the larger products use more than one core; one device per core runs the
-  halves of the config axis side by side. On the 2-core CPU the compiled default benchmark took
-  3.6–3.8 s on two devices against 3.7–5.4 s on one (``python -m benchmarks.sweep``, 4 runs each). Results do not
-  depend on the device count (the tests compare 4 devices with 1). Only the CPU backend is affected.
+  One CPU device runs a chunk's many small operations (256 × 64 × p products, Adam on small arrays)
+  one after another, and only the larger products use more than one core; one device per core runs
+  the halves of the config axis side by side. On the 2-core CPU the compiled default benchmark took
+  3.6–3.8 s on two devices against 3.7–5.4 s on one (``python -m benchmarks.sweep``, 4 runs each).
+  Results do not depend on the device count (the tests compare 4 devices with 1). Only the CPU
+  backend is affected; the environment variable ``JAX_NUM_CPU_DEVICES`` does the same from a shell.
 
   Must be called before JAX runs anything (JAX raises ``RuntimeError`` otherwise), e.g. right after
   the imports of a script.
