@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test figures clean venv
+.PHONY: demo test figures portability clean venv
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ figures: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2 --dist loadfile tests
+
+# Developers only (not CI): the suite under several OpenBLAS kernels; lists the tests that differ.
+portability: $(STAMP)
+	$(PY) -m benchmarks.portability --json runs/portability.json
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

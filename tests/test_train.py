@@ -84,6 +84,40 @@ def test_divergence_is_reported_with_the_work_kept():
   assert np.all(np.isfinite(np.asarray(result.losses[: result.diverged_at])))
 
 
+@pytest.mark.parametrize("optimizer,lr", [("adam", 1e6), ("sgd", 1.0)])
+def test_a_blown_up_loss_without_nan_is_reported_as_divergence(optimizer, lr):
+  """A loss that grows by orders of magnitude but stays finite diverges: before, only NaN/inf did, and
+  Adam at lr 1e6 (steps bounded by the learning rate, so nothing overflows) ended at a loss ~1e27
+  reported as a finished run. Measured here: the loss jumps from 15 to 1.1e27 (Adam, step 1) and to
+  1.8e17 (SGD, step 2), finite; flagged at the first step above DIVERGENCE_FACTOR x the first loss."""
+  ds = data.gaussian_mixture(jax.random.key(0), 3, 20, 8, 1, 4.0, 0.5)[0]
+  with pytest.raises(train.TrainingDiverged, match=r"the loss grew from .* more than "
+                     r"DIVERGENCE_FACTOR = 10000 times\) although the data") as err:
+    train.train_dae(jax.random.key(0), ds.x, 4, 0.2, 0.0, 200, lr, optimizer=optimizer, cosine=False)
+  res = err.value.result
+  losses = np.asarray(res.losses)
+  assert res.diverged_at >= 1
+  assert np.all(np.isfinite(losses)), "the blow-up is finite: a NaN check alone misses it"
+  assert losses[res.diverged_at] >= 1e6 * losses[0]
+  assert np.all(losses[: res.diverged_at] <= train.DIVERGENCE_FACTOR * losses[0])
+  assert np.all(np.isfinite(np.asarray(res.params.w1)))
+
+
+def test_nan_in_the_data_is_bad_data_not_a_learning_rate_problem():
+  """NaN/inf in x (or in given weights) is refused before training, naming the argument; before, it
+  ran and was reported as a divergence with the advice to lower the learning rate."""
+  ds = data.gaussian_mixture(jax.random.key(0), 3, 20, 8, 1, 4.0, 0.5)[0]
+  x = np.array(ds.x)
+  x[3, 2] = np.nan
+  x[5, 0] = np.inf
+  with pytest.raises(ValueError, match=r"x holds 2 non-finite entries \(NaN or inf\) of 480"):
+    train.train_dae(jax.random.key(0), x, 4, 0.2, 1e-4, 10)
+  p = model.init_params(jax.random.key(0), 8, 4)
+  with pytest.raises(ValueError, match=r"params.w1 holds 1 non-finite entries"):
+    train.train_dae(jax.random.key(0), ds.x, 0, 0.2, 1e-4, 10, params=p._replace(
+        w1=p.w1.at[0, 0].set(jnp.nan)))
+
+
 @pytest.mark.parametrize("kwargs,match", [
     (dict(sigma=0.0), "sigma must be finite and > 0"),
     (dict(lam=-1.0), "lam must be finite and >= 0"),
@@ -100,23 +134,35 @@ def test_bad_arguments_are_named(kwargs, match):
 
 
 def test_relu_net_beats_the_linear_block_when_width_is_below_the_gram_rank():
-  """A finding (README, Known discrepancies): with covariance rank 2, each mode's uncentred Gram has
-  rank 3, and a block of p_k = 2 units is no longer the best use of the units. Training (seed 3) keeps
-  the equal allocation [2, 2, 2] but lets units switch off on part of their cluster, and reaches a loss
-  about 11% below the Eq. 8 construction (measured 0.2508 vs 0.2831 on the same 20k-draw Monte Carlo,
-  standard errors 2e-5): the closed form is a stationary point, not the minimizer, in that regime."""
-  ds = data.gaussian_mixture(jax.random.key(3), 3, 200, 16, 2, 4.0, 0.5)[0]
-  res = train.train_dae(jax.random.key(103), ds.x, 6, 0.2, 1e-4, 3000, 1e-2)
-  alloc = metrics.learned_allocation(res.params, ds.x, ds.labels)
-  np.testing.assert_array_equal(np.bincount(alloc[alloc >= 0], minlength=3), [2, 2, 2])
-  con = constructions.construction_for_allocation(ds.x, ds.labels, alloc, 0.2, 1e-4)
-  l_tr, se_tr = loss.dae_loss_mc(res.params, ds.x, 0.2, 1e-4, jax.random.key(5), 20_000)
-  l_co, se_co = loss.dae_loss_mc(con.params, ds.x, 0.2, 1e-4, jax.random.key(5), 20_000)
-  assert float(l_tr) < float(l_co) - 20 * float(se_tr + se_co), (float(l_tr), float(l_co))
-  # The mechanism: some units are off on part of their own cluster (the gate pattern is not the block's).
-  gates = np.asarray(model.gates(res.params, ds.x))
-  own = np.asarray(ds.labels)[:, None] == alloc[None, :]
-  assert np.mean(np.all(gates == own, 1)) < 0.9
+  """A finding (README, Known discrepancies 5): with covariance rank 2, each mode's uncentred Gram
+  has rank 3, and a block of p_k = 2 units is no longer the best use of the units. The Eq. 8 block is a
+  stable stationary point (training started near it returns to it), but from random init training
+  often finds a lower basin where units switch off on part of their own cluster.
+
+  Which basin one seed reaches is chaotic: it changed with the BLAS kernel (OpenBLAS Haswell vs
+  SkylakeX) for 4 of 6 seeds. So the claim is asserted over 6 seeds as counts, never as one seed's
+  allocation. Measured: the trained net beat the construction for its own learned allocation by
+  > 20 standard errors in 3 of 6 seeds (Haswell kernels) and 4 of 6 (SkylakeX), always with the gate
+  pattern off the block's on > 10% of points; every seed ended within 0.06% of its construction or
+  below it. Asserted: >= 1 of 6 beats it (the finding exists; at the measured rate >= 0.5 the chance of
+  0 of 6 is <= 1.6%), and >= 5 of 6 end at most 1% above it (training reaches the stationary point
+  of the allocation it chose or a better one)."""
+  beats, reaches = 0, 0
+  for seed in range(6):
+    ds = data.gaussian_mixture(jax.random.key(seed), 3, 200, 16, 2, 4.0, 0.5)[0]
+    res = train.train_dae(jax.random.key(100 + seed), ds.x, 6, 0.2, 1e-4, 3000, 1e-2)
+    alloc = metrics.learned_allocation(res.params, ds.x, ds.labels)
+    con = constructions.construction_for_allocation(ds.x, ds.labels, alloc, 0.2, 1e-4)
+    l_tr, se_tr = loss.dae_loss_mc(res.params, ds.x, 0.2, 1e-4, jax.random.key(5), 20_000)
+    l_co, se_co = loss.dae_loss_mc(con.params, ds.x, 0.2, 1e-4, jax.random.key(5), 20_000)
+    gates = np.asarray(model.gates(res.params, ds.x))
+    own = np.asarray(ds.labels)[:, None] == alloc[None, :]
+    block_pattern = np.mean(np.all(gates == own, 1))
+    # The mechanism comes with the gain: units off on part of their own cluster.
+    beats += int(float(l_tr) < float(l_co) - 20 * float(se_tr + se_co) and block_pattern < 0.9)
+    reaches += int(float(l_tr) <= 1.01 * float(l_co))
+  assert beats >= 1, beats
+  assert reaches >= 5, reaches
 
 
 def test_training_runs_in_float64(x64):
