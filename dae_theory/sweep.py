@@ -21,9 +21,17 @@ Design (STYLE "Sweeps"):
   once per distinct seed and the minibatch once per distinct (seed, n), and shared.
 * **Devices.** The config axis of a chunk is sharded over every visible device (``jax.sharding.Mesh``
   + ``NamedSharding``); each width group is padded to a multiple of the device count.
-* **Long runs.** Each finished chunk is written atomically to ``workdir/chunks/``; a restarted sweep
-  with the same spec skips finished chunks; a config whose loss or update turns non-finite is frozen at
-  its last finite weights and its step is recorded in ``status`` (−1 = finished normally).
+* **Cost first.** :func:`estimate` sizes the result arrays and the compute (model-steps, FLOPs, a rough
+  time) before anything is allocated; :func:`run_sweep` logs it and refuses a sweep whose results
+  would not fit (``max_bytes``, default half the machine's memory), with the estimate in the message.
+* **Long runs.** Each finished chunk is written atomically to ``workdir/chunks/`` with its own
+  fingerprint (of its configs, the sweep settings and the data) and a checksum of its arrays. A
+  restarted sweep with the same spec reuses the chunks that verify, recomputes (and says so) any that
+  is unreadable, truncated or fails its checksum, and refuses one that belongs to another sweep.
+* **Divergence.** A config diverges at the first step whose loss or update is not finite or whose loss
+  exceeds :data:`dae_theory.train.DIVERGENCE_FACTOR` × its first step's loss
+  (:func:`dae_theory.train.guarded_step`); it is frozen at the weights of that step and the step is
+  recorded in ``status`` (−1 = finished normally).
 
 Loss per step: the mean over the batch of ‖f(x_b + σε_b) − x_b‖² plus λ(‖W₁‖² + ‖W₂‖²) (Eq. 6; tied
 weights pay 2λ‖W‖²), with the gradient written out (:func:`dae_theory.loss.dae_loss_and_grad`).
@@ -38,6 +46,8 @@ import hashlib
 import json
 import os
 import time
+import zipfile
+import zlib
 from typing import Callable, NamedTuple, Sequence
 
 import jax
@@ -49,7 +59,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from dae_theory import constructions, io, metrics, model
 from dae_theory.loss import dae_loss_and_grad
 from dae_theory.model import DAEParams
-from dae_theory.train import guarded_step
+from dae_theory.train import guarded_step, init_guard
 
 AXES = ("sigma", "lam", "learning_rate", "n", "width", "seed")
 
@@ -125,7 +135,8 @@ class SweepResult(NamedTuple):
     configs: the configs.
     w1: ``(C, d, p_max)`` weights, zero beyond each config's width (``w2`` likewise when untied).
     losses: ``(C, steps // log_every)`` mean stochastic loss over each logging window.
-    status: ``(C,)`` first non-finite step, or −1.
+    status: ``(C,)`` the first step that diverged (non-finite, or a loss above
+      ``train.DIVERGENCE_FACTOR`` × the first step's), or −1.
   """
 
   configs: Configs
@@ -160,16 +171,16 @@ def _train_one(x, base_key, seed, width, n, sigma, lam, lr, *, steps: int, batch
   masked = lambda tree: jax.tree.map(lambda a: a * mask[None, :], tree)
 
   def step(carry, t):
-    p, state, bad = carry
+    p, state, bad, ref = carry
     k_idx, k_eps = jax.random.split(jax.random.fold_in(k_data, t))
     idx = jax.random.randint(k_idx, (batch_size,), 0, n)
     xb = x[idx]
     eps = jax.random.normal(k_eps, (batch_size, d), dtype)
     val, grads = dae_loss_and_grad(p, xb, sigma, lam, eps)
-    return guarded_step(opt, p, state, masked(grads), val, bad, t, project=masked), val
+    return guarded_step(opt, p, state, masked(grads), val, bad, ref, t, project=masked), val
 
-  init = (params, opt.init(params), jnp.array(-1, jnp.int32))
-  (params, _, bad), losses = jax.lax.scan(step, init, jnp.arange(steps))
+  init = (params, opt.init(params), *init_guard(dtype))
+  (params, _, bad, _), losses = jax.lax.scan(step, init, jnp.arange(steps))
   windows = losses.reshape(steps // log_every, log_every).mean(1)
   return params, windows, bad
 
@@ -226,13 +237,13 @@ def _train_chunk_impl(x, base_key, groups, unique_seeds, pair_seed_slot, pair_n,
 
   k_data = jax.vmap(lambda s: _config_keys(base_key, s)[1])(unique_seeds)
 
-  def update_one(p, state, bad, xb, eps, sigma_c, lam_c, lr_c, t):
+  def update_one(p, state, bad, ref, xb, eps, sigma_c, lam_c, lr_c, t):
     # No masking needed here: a padded unit starts at 0, so relu(0) = 0 gives it exactly zero gradient,
     # Adam's moments stay 0 and its update 0/(0 + eps) = 0 (the tests check padded units stay 0).
     # After a divergence only the weights are frozen; the optimizer state is no longer used.
     opt = optax.adam(optax.cosine_decay_schedule(lr_c, steps))
     val, grads = dae_loss_and_grad(p, xb, sigma_c, lam_c, eps)
-    return (*guarded_step(opt, p, state, grads, val, bad, t, freeze_state=False), val)
+    return (*guarded_step(opt, p, state, grads, val, bad, ref, t, freeze_state=False), val)
 
   def step(carry, t):
     k_pairs = jax.vmap(lambda k: jax.random.split(jax.random.fold_in(k, t)))(k_data)
@@ -241,20 +252,21 @@ def _train_chunk_impl(x, base_key, groups, unique_seeds, pair_seed_slot, pair_n,
         k_pairs[pair_seed_slot, 0], pair_n)
     xb = x[idx]  # (P, B, d)
     new, vals = [], []
-    for (p, st, bad), g in zip(carry, groups):
-      p, st, bad, val = jax.vmap(update_one, in_axes=(0,) * 8 + (None,))(
-          p, st, bad, xb[g.pair_slot], eps[g.seed_slot], g.sigma, g.lam, g.lr, t)
-      new.append((p, st, bad))
+    for (p, st, bad, ref), g in zip(carry, groups):
+      p, st, bad, ref, val = jax.vmap(update_one, in_axes=(0,) * 9 + (None,))(
+          p, st, bad, ref, xb[g.pair_slot], eps[g.seed_slot], g.sigma, g.lam, g.lr, t)
+      new.append((p, st, bad, ref))
       vals.append(val)
     return tuple(new), tuple(vals)
 
   init = []
   for g, p_max in zip(groups, widths):
     params, states = jax.vmap(functools.partial(init_one, p_max=p_max))(g.seed, g.width, g.lr)
-    init.append((params, states, jnp.full(g.seed.shape, -1, jnp.int32)))
+    bad, ref = init_guard(dtype)
+    init.append((params, states, jnp.full(g.seed.shape, bad), jnp.full(g.seed.shape, ref)))
   final, losses = jax.lax.scan(step, tuple(init), jnp.arange(steps))  # losses: per group (steps, C_g)
   return tuple((params, l.T.reshape(l.shape[1], steps // log_every, log_every).mean(-1), bad)
-               for (params, _, bad), l in zip(final, losses))
+               for (params, _, bad, _), l in zip(final, losses))
 
 
 _CHUNK_STATIC = ("steps", "batch_size", "widths", "tied", "log_every")
@@ -351,19 +363,214 @@ def _chunk_inputs(configs: Configs, groups: list[np.ndarray], n_devices: int, dt
           jnp.asarray(pairs[:, 1], jnp.int32), tuple(widths))
 
 
-def _spec_fingerprint(x: np.ndarray, configs: Configs, **settings) -> str:
+# --- Cost estimate ---------------------------------------------------------------------------------
+
+SECONDS_PER_MODEL_STEP = 1.6e-5
+r"""Rough fixed cost of one training step of one model (dispatch, Adam, the small operations), in s."""
+
+USEFUL_FLOP_PER_S = 2.5e11
+r"""Rough rate of the useful matrix-product FLOPs (:func:`useful_flops_per_step`), in FLOP/s.
+
+With :data:`SECONDS_PER_MODEL_STEP` this is a two-term model, time = model-steps × 1.6e-5 s + FLOPs /
+2.5e11, fitted to two sweeps measured on the 2-core CPU (README): the default phase diagram (224
+models × 2000 steps, widths 2–128, d = 32: 4.5e5 model-steps, 3.3e11 FLOPs, 8.6 s on one JAX device)
+and the default benchmark (64 models × 1000 steps, widths 16–128, d = 64: 6.4e4 model-steps, 6.3e11
+FLOPs, 3.6 s compiled, one device per core). Small models are dominated by the first term, large ones
+by the second. It excludes compilation (~2–3 s per chunk shape) and evaluation, and is only an order
+of magnitude on other machines or under load.
+"""
+
+
+class Estimate(NamedTuple):
+  """What a sweep will cost, from :func:`estimate` (before anything is allocated).
+
+  Attributes:
+    configs: number of configs C.
+    bytes: size of the result arrays (``w1``, ``w2`` when untied, ``losses``, ``status``, the configs).
+    model_steps: C × steps.
+    flops: useful matrix-product FLOPs (true widths, :func:`useful_flops_per_step`).
+    seconds: a rough training time (:data:`USEFUL_FLOP_PER_S`; compilation excluded).
+  """
+
+  configs: int
+  bytes: int
+  model_steps: int
+  flops: float
+  seconds: float
+
+  def scaled(self, k: int) -> "Estimate":
+    """The estimate for ``k`` times as many configs (e.g. ``k`` seeds of a one-seed grid): every
+    field is linear in C."""
+    return Estimate(self.configs * k, self.bytes * k, self.model_steps * k, self.flops * k,
+                    self.seconds * k)
+
+  def __str__(self) -> str:
+    return (f"{self.configs:,} configs, {format_bytes(self.bytes)} of result arrays, "
+            f"{self.model_steps:.3g} model-steps, {self.flops:.3g} useful FLOPs, roughly "
+            f"{format_seconds(self.seconds)} of training")
+
+
+def format_bytes(n: float) -> str:
+  """``n`` bytes in B / KiB / MiB / GiB / TiB, 3 significant digits."""
+  for unit in ("B", "KiB", "MiB", "GiB"):
+    if abs(n) < 1024:
+      return f"{n:.3g} {unit}"
+    n /= 1024
+  return f"{n:.3g} TiB"
+
+
+def format_seconds(t: float) -> str:
+  """A duration in s, min, h or days."""
+  for unit, size in (("days", 86400), ("h", 3600), ("min", 60)):
+    if t >= size:
+      return f"{t / size:.3g} {unit}"
+  return f"{t:.2g} s"
+
+
+def estimate(configs: "Configs | Grid", d: int, steps: int, batch_size: int, tied: bool = True, *,
+             log_every: int = 10, dtype=np.float32) -> Estimate:
+  r"""Memory of the result arrays and a rough compute time of a sweep, before anything is allocated.
+
+  Bytes: ``w1`` (C, d, p_max) (and ``w2`` when untied) and ``losses`` (C, steps // log_every) in
+  ``dtype``, ``status`` (C,) int32 and the :class:`Configs` (36 bytes per config). Time:
+  :data:`SECONDS_PER_MODEL_STEP` per model-step plus the useful FLOPs (10·B·d·p per step of a
+  width-p model) at :data:`USEFUL_FLOP_PER_S`.
+
+  Args:
+    configs: a :class:`Configs`, or a :class:`Grid` (counted from its axes without building its
+      configs; for a grid too large to build, estimate one seed and use :meth:`Estimate.scaled`).
+    d: data dimension.
+    steps, batch_size, tied, log_every: as in :func:`run_sweep`.
+    dtype: dtype of the data (float32 unless x64).
+
+  Returns:
+    Estimate.
+  """
+  if isinstance(configs, Grid):
+    per_width = int(np.prod(configs.shape)) // len(configs.widths)
+    c = per_width * len(configs.widths)
+    p_max, width_sum = max(configs.widths), per_width * int(sum(configs.widths))
+  else:
+    width = np.asarray(configs.width, np.int64)
+    c, p_max, width_sum = len(width), int(width.max()), int(width.sum())
+  item = np.dtype(dtype).itemsize
+  n_w = 1 if tied else 2
+  # per config: the weights, the loss windows, status (int32) and the config itself (3 int32, 3 f64)
+  nbytes = c * (n_w * d * p_max * item + (steps // log_every) * item + 4 + 36)
+  flops = float(useful_flops_per_step(1, d, batch_size)) * width_sum * steps
+  seconds = c * steps * SECONDS_PER_MODEL_STEP + flops / USEFUL_FLOP_PER_S
+  return Estimate(c, nbytes, c * steps, flops, seconds)
+
+
+def default_max_bytes() -> int:
+  """Half the machine's physical memory (``os.sysconf``), or 8 GiB where the OS does not say."""
+  try:
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+  except (AttributeError, ValueError, OSError):
+    total = -1
+  return total // 2 if total > 0 else 8 * 1024**3
+
+
+def check_fits(est: Estimate, max_bytes: int | None = None) -> None:
+  """Raise ``ValueError`` stating the estimate when its result arrays exceed ``max_bytes`` (default
+  :func:`default_max_bytes`)."""
+  limit = default_max_bytes() if max_bytes is None else int(max_bytes)
+  if est.bytes > limit:
+    raise ValueError(
+        f"the sweep is too large: {est}; the result arrays alone exceed the limit of "
+        f"{format_bytes(limit)} (max_bytes"
+        + (", default half this machine's memory" if max_bytes is None else "")
+        + "). Sweep fewer configs (seeds, widths, sample sizes, σ, λ, learning rates) or split the "
+        "grid into several runs.")
+
+
+# --- Chunk files -----------------------------------------------------------------------------------
+
+LAYOUT = 4
+"""Version of the chunk-file layout, part of every fingerprint (4: each chunk file carries its own
+fingerprint and a checksum of its arrays)."""
+
+def _data_digest(x: np.ndarray) -> bytes:
   h = hashlib.sha256()
+  h.update(json.dumps([x.dtype.str, list(x.shape)]).encode())
   h.update(np.ascontiguousarray(x).tobytes())
+  return h.digest()
+
+
+def _fingerprint(data_digest: bytes, settings: dict, configs: Configs, index=None) -> str:
+  """sha256 (16 hex digits) of the data, the settings and the configs (and their indices)."""
+  h = hashlib.sha256(data_digest)
+  h.update(json.dumps(settings, sort_keys=True).encode())
+  if index is not None:
+    h.update(np.asarray(index, np.int64).tobytes())
   for a in configs:
     h.update(np.ascontiguousarray(a).tobytes())
-  h.update(json.dumps(settings, sort_keys=True).encode())
   return h.hexdigest()[:16]
+
+
+def _checksum(arrays: dict) -> str:
+  """sha256 of every array's name, dtype, shape and bytes, in name order."""
+  h = hashlib.sha256()
+  for k in sorted(arrays):
+    a = np.ascontiguousarray(arrays[k])
+    h.update(json.dumps([k, a.dtype.str, list(a.shape)]).encode())
+    h.update(a.tobytes())
+  return h.hexdigest()
+
+
+def _write_chunk(path: str, arrays: dict, fingerprint: str) -> None:
+  io.write_npz(path, {**arrays, "fingerprint": np.array(fingerprint),
+                      "checksum": np.array(_checksum(arrays))})
+
+
+def _read_chunk(path: str, fingerprint: str, idx: np.ndarray, shapes: dict, p_max: int,
+                workdir: str) -> tuple[dict | None, str]:
+  """Read and verify a chunk file: ``(arrays, "")``, or ``(None, why)`` when it must be recomputed
+  (unreadable, truncated, failing its checksum, or of the wrong shapes).
+
+  Args:
+    shapes: the expected shape of each array, ``w1``/``w2`` with ``None`` for their padded width
+      (at most ``p_max``).
+
+  Raises:
+    ValueError: the file belongs to another sweep (another fingerprint) or has no fingerprint.
+  """
+  try:
+    npz = np.load(path)  # allow_pickle=False: never unpickles
+    if not isinstance(npz, np.lib.npyio.NpzFile):
+      return None, "not an .npz archive"
+    with npz:
+      arrays = {k: npz[k] for k in npz.files}
+  except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, KeyError) as err:
+    return None, f"unreadable or truncated ({type(err).__name__}: {err})"
+  if "fingerprint" not in arrays:
+    raise ValueError(
+        f"{path} has no fingerprint: it was written by an older version of the sweep engine (chunk "
+        f"layout < {LAYOUT}) or by something else, so its configs cannot be checked. It is not "
+        f"reused. Use a new workdir, or delete {os.path.dirname(path)} and the workdir's "
+        "sweep_spec.json to recompute.")
+  found = str(arrays.pop("fingerprint"))
+  if found != fingerprint:
+    raise ValueError(
+        f"{path} belongs to another sweep (chunk fingerprint {found}, this sweep's {fingerprint}): "
+        f"it was trained with other configs, settings or data, e.g. by an earlier run in {workdir} "
+        f"with other flags. It is not reused. Use a new workdir, or delete {os.path.dirname(path)} "
+        "to recompute.")
+  if str(arrays.pop("checksum", "")) != _checksum(arrays):
+    return None, "failing its checksum (its arrays were modified or corrupted)"
+  got = {k: tuple(a.shape) for k, a in arrays.items()}
+  ok = set(got) == set(shapes) and all(
+      got[k][:-1] == v[:-1] and (got[k][-1] <= p_max if v[-1] is None else got[k][-1] == v[-1])
+      for k, v in shapes.items())
+  if not ok or not np.array_equal(arrays["index"], idx):
+    return None, f"of the wrong shapes ({got}; expected {shapes})"
+  return arrays, ""
 
 
 def run_sweep(x, configs: Configs, *, steps: int, batch_size: int, tied: bool = True,
               chunk_size: int = 64, bucket: bool = True, log_every: int = 10, base_key: int = 0,
               workdir: str | None = None, log: Callable[[str], None] | None = print,
-              devices: Sequence | None = None) -> SweepResult:
+              devices: Sequence | None = None, max_bytes: int | None = None) -> SweepResult:
   """Train every config; see the module docstring for the design.
 
   Args:
@@ -378,16 +585,21 @@ def run_sweep(x, configs: Configs, *, steps: int, batch_size: int, tied: bool = 
       padded to the chunk's largest width).
     log_every: loss logging window (steps).
     base_key: integer seed of the whole sweep; config seed s uses ``fold_in(key(base_key), s)``.
-    workdir: if given, finished chunks are saved there and reused on restart, and each chunk appends
-      a progress line to ``workdir/metrics.jsonl``.
-    log: progress sink (configs done, model-steps/s, ETA); ``None`` for silence.
+    workdir: if given, finished chunks are saved there and reused on restart (each verified by its
+      fingerprint and checksum), and each chunk appends a progress line to ``workdir/metrics.jsonl``.
+    log: progress sink (the estimate first, then configs done, model-steps/s, ETA, chunks recomputed
+      from a bad file); ``None`` for silence.
     devices: devices to shard the config axis over (default: all).
+    max_bytes: refuse a sweep whose result arrays (:func:`estimate`) exceed this many bytes (default
+      :func:`default_max_bytes`: half the machine's memory).
 
   Returns:
     SweepResult.
 
   Raises:
-    ValueError: bad arguments (named), n larger than the data, or a workdir holding another sweep.
+    ValueError: bad arguments (named), NaN/inf in ``x``, n larger than the data, result arrays larger
+      than ``max_bytes`` (with the estimate), or a workdir holding another sweep (its spec or one of
+      its chunk files, named).
   """
   x = jnp.asarray(x)
   if x.ndim != 2:
@@ -401,47 +613,77 @@ def run_sweep(x, configs: Configs, *, steps: int, batch_size: int, tied: bool = 
     raise ValueError(f"steps must be >= 1 and a multiple of log_every={log_every}, got {steps}.")
   if batch_size < 1:
     raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
+  x_np = np.asarray(x)
+  n_bad = int(np.sum(~np.isfinite(x_np)))
+  if n_bad:
+    raise ValueError(f"x holds {n_bad} non-finite entries (NaN or inf) of {x_np.size}; every config "
+                     "would train on them. Clean or drop those entries first.")
+  est = estimate(configs, d, steps, batch_size, tied, log_every=log_every, dtype=x_np.dtype)
+  check_fits(est, max_bytes)
+  if log is not None:
+    log(f"sweep: {est}")
   devices = list(devices or jax.devices())
   mesh = Mesh(np.array(devices), ("configs",))
   shard = NamedSharding(mesh, PartitionSpec("configs"))
   chunks = plan_chunks(configs, chunk_size, bucket)
   p_global = int(np.max(configs.width))
-  fp = _spec_fingerprint(np.asarray(x), configs, steps=steps, batch_size=batch_size, tied=tied,
-                         log_every=log_every, base_key=base_key, chunk_size=chunk_size,
-                         bucket=bucket, layout=3)
-  chunk_dir = None
+  settings = dict(steps=steps, batch_size=batch_size, tied=tied, log_every=log_every,
+                  base_key=base_key, chunk_size=chunk_size, bucket=bucket, layout=LAYOUT)
+  digest = _data_digest(x_np)
+  fp = _fingerprint(digest, settings, configs)
+  chunk_dir = spec_path = None
   if workdir is not None:
     chunk_dir = os.path.join(workdir, "chunks")
-    os.makedirs(chunk_dir, exist_ok=True)
     spec_path = os.path.join(workdir, "sweep_spec.json")
     if os.path.exists(spec_path):
       with open(spec_path) as f:
-        old = json.load(f)["fingerprint"]
-      if old != fp:
-        raise ValueError(f"{workdir} holds a different sweep (fingerprint {old}, this one {fp}); use "
-                         "a new workdir or delete it.")
-    else:
-      io.write_json(spec_path, {"fingerprint": fp, "chunks": len(chunks), "configs": len(configs)})
+        spec = json.load(f)
+      if spec["fingerprint"] != fp:
+        older = ("" if spec.get("layout") == LAYOUT else
+                 f", written by an older version of the sweep engine (chunk layout < {LAYOUT})")
+        raise ValueError(f"{workdir} holds a different sweep (fingerprint {spec['fingerprint']}, "
+                         f"this one {fp}{older}); use a new workdir or delete it.")
 
   c = len(configs)
-  w1 = np.zeros((c, d, p_global), np.asarray(x).dtype)
+  w1 = np.zeros((c, d, p_global), x_np.dtype)
   w2 = None if tied else np.zeros_like(w1)
-  losses = np.zeros((c, steps // log_every), np.asarray(x).dtype)
+  losses = np.zeros((c, steps // log_every), x_np.dtype)
   status = np.full((c,), -1, np.int32)
+
+  # Chunks already on disk: verify each (its own fingerprint and checksum) before any compute; one of
+  # another sweep is refused, an unreadable or corrupted one is recomputed.
+  paths, chunk_fps, on_disk = [], [], set()
+  for ci, groups in enumerate(chunks):
+    idx = np.concatenate(groups)
+    chunk_fps.append(_fingerprint(digest, settings, configs.take(idx), idx))
+    paths.append(None if chunk_dir is None else os.path.join(chunk_dir, f"chunk_{ci:05d}.npz"))
+    if paths[-1] is None or not os.path.exists(paths[-1]):
+      continue
+    shapes = {"w1": (len(idx), d, None), "losses": (len(idx), steps // log_every),
+              "status": (len(idx),), "index": (len(idx),)}
+    if not tied:
+      shapes["w2"] = shapes["w1"]
+    saved, why = _read_chunk(paths[-1], chunk_fps[-1], idx, shapes, p_global, workdir)
+    if saved is None:
+      if log is not None:
+        log(f"sweep: {paths[-1]} is {why}; recomputing that chunk")
+      continue
+    pw = saved["w1"].shape[2]
+    w1[idx, :, :pw] = saved["w1"]
+    if not tied:
+      w2[idx, :, :pw] = saved["w2"]
+    losses[idx], status[idx] = saved["losses"], saved["status"]
+    on_disk.add(ci)
+  if spec_path is not None and not os.path.exists(spec_path):
+    io.write_json(spec_path, {"fingerprint": fp, "chunks": len(chunks), "configs": len(configs),
+                              "layout": LAYOUT})
+
   key = jax.random.key(base_key)
   started, trained = time.time(), 0
   for ci, groups in enumerate(chunks):
     idx = np.concatenate(groups)
-    path = None if chunk_dir is None else os.path.join(chunk_dir, f"chunk_{ci:05d}.npz")
-    loaded = path is not None and os.path.exists(path)
-    if loaded:
-      saved = np.load(path)
-      if not np.array_equal(saved["index"], idx):
-        raise ValueError(f"{path} holds other configs than this sweep's chunk {ci}; use a new "
-                         "workdir.")
-      out_w1, out_w2, out_l, out_s = (saved["w1"], saved["w2"] if not tied else None,
-                                      saved["losses"], saved["status"])
-    else:
+    loaded = ci in on_disk
+    if not loaded:
       inputs, seeds, pair_seed, pair_n, widths = _chunk_inputs(configs, groups, len(devices),
                                                                x.dtype, shard)
       res = _chunk_trainer(devices)(x, key, inputs, seeds, pair_seed, pair_n, steps=steps,
@@ -460,17 +702,17 @@ def run_sweep(x, configs: Configs, *, steps: int, batch_size: int, tied: bool = 
           out_w2[rows, :, :p] = np.asarray(params.w2)[:len(g)]
         out_l[rows], out_s[rows] = np.asarray(l)[:len(g)], np.asarray(st)[:len(g)]
         start += len(g)
-      if path is not None:
+      if paths[ci] is not None:
         arrays = {"w1": out_w1, "losses": out_l, "status": out_s, "index": idx}
         if not tied:
           arrays["w2"] = out_w2
-        io.write_npz(path, arrays)
+        _write_chunk(paths[ci], arrays, chunk_fps[ci])
+      w1[idx, :, :pw] = out_w1
+      if not tied:
+        w2[idx, :, :pw] = out_w2
+      losses[idx], status[idx] = out_l, out_s
       trained += len(idx)
-    pw = out_w1.shape[2]
-    w1[idx, :, :pw] = out_w1
-    if not tied:
-      w2[idx, :, :pw] = out_w2
-    losses[idx], status[idx] = out_l, out_s
+    out_l, out_s = losses[idx], status[idx]
     done = sum(len(np.concatenate(g)) for g in chunks[:ci + 1])
     el = time.time() - started
     rate = trained * steps / el if trained else float("nan")

@@ -2,7 +2,11 @@ r"""Memorization–generalization phase diagram over width p × sample size n ×
 
 Every (p, n, σ, seed) config is trained by :func:`dae_theory.sweep.run_sweep`: chunks of configs, all
 of one shape so one program is compiled, sharded over all devices, resumable (a killed run restarted
-with the same flags continues), progress in ``workdir/metrics.jsonl``.
+with the same flags continues), progress in ``workdir/metrics.jsonl``. Before anything is computed or
+written the sweep's cost is estimated (result arrays, rough time) and a grid whose results would not fit
+in memory is refused with the estimate. A config whose loss blows up (non-finite, or above
+``train.DIVERGENCE_FACTOR`` × its first step's) is marked in ``status`` and left out of the printed
+boundary, which says how many were.
 Per config: fraction of memorizing columns (best cosine to a training sample ≥ 0.95), std(h) and
 participation ratio on noisy train and fresh test points, train and test loss, and the distance (modulo
 symmetry) to the Eq. 9 and Eq. 8 constructions. ``python -m figures.phase_diagram`` draws the heatmaps.
@@ -23,11 +27,12 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import warnings
 
 import jax
 import numpy as np
 
-from dae_theory import data, io, sweep
+from dae_theory import data, io, sweep, train
 from sims._flags import require
 
 DATASETS = ("mixture", "obtuse")
@@ -115,14 +120,41 @@ def make_data(cfg: Config):
   return np.asarray(ds.x)[order], np.asarray(ds.labels)[order], np.asarray(test)
 
 
-def run(cfg: Config, workdir: str, log=print) -> dict[str, np.ndarray]:
-  """Run the sweep (resuming from ``workdir/chunks``), evaluate, write the run record."""
+def estimate(cfg: Config) -> sweep.Estimate:
+  """The sweep's cost (configs, bytes of the result arrays, rough time) from the settings alone: one
+  seed's grid, scaled by ``cfg.seeds`` (so a huge ``--seeds`` is sized without building its grid)."""
+  one_seed = sweep.Grid(seeds=(0,), widths=cfg.widths, sample_sizes=cfg.sample_sizes,
+                        sigmas=cfg.sigmas, lams=(cfg.lam,), learning_rates=(cfg.learning_rate,))
+  return sweep.estimate(one_seed, cfg.d, cfg.steps, cfg.batch_size, log_every=10).scaled(cfg.seeds)
+
+
+def check_fits(cfg: Config, max_bytes: int | None = None) -> sweep.Estimate:
+  """The estimate, or ``ValueError`` stating it when the results would not fit in ``max_bytes``
+  (default: half the machine's memory), naming the flags that size the grid."""
+  est = estimate(cfg)
+  try:
+    sweep.check_fits(est, max_bytes)
+  except ValueError as err:
+    raise ValueError(f"{err} Here: lower --seeds (now {cfg.seeds}) or shorten --widths, "
+                     "--sample_sizes or --sigmas.") from None
+  return est
+
+
+def run(cfg: Config, workdir: str, log=print, max_bytes: int | None = None) -> dict[str, np.ndarray]:
+  """Run the sweep (resuming from ``workdir/chunks``), evaluate, write the run record.
+
+  Raises:
+    ValueError: the grid's results would exceed ``max_bytes`` (default half the machine's memory;
+      raised before anything is computed or written, with the estimate), or ``workdir`` holds another
+      sweep (see :func:`dae_theory.sweep.run_sweep`).
+  """
   started = time.time()
+  check_fits(cfg, max_bytes)
   x, labels, x_test = make_data(cfg)
   grid = cfg.grid
   res = sweep.run_sweep(x, grid.configs(), steps=cfg.steps, batch_size=cfg.batch_size,
                         chunk_size=cfg.chunk_size, log_every=10, base_key=cfg.seed, workdir=workdir,
-                        log=log)
+                        log=log, max_bytes=max_bytes)
   metrics = sweep.evaluate(res, x, x_test, labels if cfg.dataset == "mixture" else None, cfg.seed)
   # Grid axes (sigma, lam, lr, n, width, seed) -> drop the singleton lam and lr axes.
   shape = grid.shape
@@ -142,17 +174,32 @@ def run(cfg: Config, workdir: str, log=print) -> dict[str, np.ndarray]:
 
 
 def boundary_summary(out: dict[str, np.ndarray]) -> list[str]:
-  """For each σ and n (seed means): the fraction of training samples stored in a column at the widest
-  p, and the smallest width whose test/train loss ratio exceeds 2 (a memorizing net)."""
+  """For each σ and n (seed means over the configs that did not diverge): the fraction of training
+  samples stored in a column at the widest p, and the smallest width whose test/train loss ratio
+  exceeds 2 (a memorizing net). Diverged configs (``status >= 0``) are excluded, and a first line says
+  how many there were."""
+  ok = out["status"] < 0  # (sigma, n, width, seed)
   lines = []
-  stored = np.nanmean(out["stored_fraction"], -1)  # (sigma, n, width)
-  ratio = np.nanmean(out["test_loss"] / out["train_loss"], -1)
+  if not ok.all():
+    lines.append(
+        f"{int((~ok).sum())} of {ok.size} configs diverged (loss non-finite or above "
+        f"{train.DIVERGENCE_FACTOR:g} x its first step's; status >= 0 in results.npz) and are "
+        "excluded from the boundary below; lower --learning_rate to train them.")
+  with warnings.catch_warnings():  # a cell whose every seed diverged is all-NaN
+    warnings.simplefilter("ignore", RuntimeWarning)
+    stored = np.nanmean(np.where(ok, out["stored_fraction"], np.nan), -1)  # (sigma, n, width)
+    ratio = np.nanmean(np.where(ok, out["test_loss"] / out["train_loss"], np.nan), -1)
   for si, s in enumerate(out["sigmas"]):
     parts = []
     for ni, n in enumerate(out["sample_sizes"]):
+      if not ok[si, ni].any():
+        parts.append(f"n={n}: all diverged")
+        continue
       hit = np.flatnonzero(ratio[si, ni] > 2)
       first = f"p>={out['widths'][hit[0]]}" if hit.size else "none"
-      parts.append(f"n={n}: {first} (stored {stored[si, ni, -1]:.2f})")
+      widest = stored[si, ni, -1]
+      parts.append(f"n={n}: {first} (stored "
+                   + ("n/a, diverged" if np.isnan(widest) else f"{widest:.2f}") + ")")
     lines.append(f"sigma={s:g}: smallest width with test/train loss > 2 (stored-sample fraction at "
                  f"p={out['widths'][-1]}): " + ", ".join(parts))
   return lines
@@ -162,6 +209,12 @@ if __name__ == "__main__":
   from sims import _flags
 
   def _main(cfg: Config, workdir: str) -> None:
+    from absl import app
+
+    try:
+      check_fits(cfg)  # before the workdir is created
+    except ValueError as err:
+      raise app.UsageError(str(err)) from None
     out = run(cfg, workdir)
     for line in boundary_summary(out):
       print(line)

@@ -66,6 +66,66 @@ def test_diverging_config_is_isolated():
   _check_against_single_runs(x, res, 100, 16, 1e-5)
 
 
+def test_a_finite_blow_up_is_flagged_and_its_neighbour_still_equals_its_single_run():
+  """Adam at lr 1e6 blows the loss up by ~1e25 without a NaN (before: status -1, 'diverged: 0'); the
+  config is flagged (status >= 0, weights finite) and the healthy config of the same chunk still
+  equals its single run to 1e-12 of max|W| in float64 (so does the flagged one: same guard)."""
+  with jax.enable_x64(True):
+    x = _data(np.float64)
+    grid = sweep.Grid(seeds=(0,), widths=(4,), sample_sizes=(60,), sigmas=(0.3,),
+                      learning_rates=(1e-2, 1e6))
+    res = sweep.run_sweep(x, grid.configs(), steps=100, batch_size=16, chunk_size=2, log=None)
+    assert res.status[0] == -1 and res.status[1] >= 0
+    assert np.all(np.isfinite(res.losses)) and np.all(np.isfinite(res.w1))
+    assert res.losses[1].max() > 1e6 * res.losses[0, 0]
+    _check_against_single_runs(x, res, 100, 16, 1e-12)
+
+
+def test_estimate_is_the_size_of_the_result_arrays():
+  """The estimate's bytes are exactly those of the SweepResult's arrays (weights, loss windows,
+  status, configs), tied and untied, and a Grid is counted as its configs."""
+  x = _data()
+  grid = sweep.Grid(seeds=(0, 1), widths=(2, 5), sample_sizes=(10, 40), learning_rates=(1e-2,))
+  for tied in (True, False):
+    res = sweep.run_sweep(x, grid.configs(), steps=20, batch_size=4, tied=tied, log_every=10,
+                          log=None)
+    est = sweep.estimate(grid.configs(), 8, 20, 4, tied, log_every=10)
+    arrays = [res.w1, res.losses, res.status, *res.configs] + ([] if tied else [res.w2])
+    assert est.bytes == sum(a.nbytes for a in arrays)
+    assert est == sweep.estimate(grid, 8, 20, 4, tied, log_every=10)
+    assert est.configs == 8 and est.model_steps == 160
+    assert est.flops == sum(sweep.useful_flops_per_step(int(w), 8, 4) * 20 for w in res.configs.width)
+    assert est.scaled(3).bytes == 3 * est.bytes
+
+
+def test_a_sweep_too_large_is_refused_before_anything_is_allocated(tmp_path):
+  x = _data()
+  configs = sweep.Grid(seeds=(0, 1), widths=(2, 5), sample_sizes=(10,)).configs()
+  lines = []
+  with pytest.raises(ValueError, match=r"the sweep is too large: 4 configs, 832 B of result "
+                     r"arrays, .* exceed the limit of 100 B \(max_bytes\)"):
+    sweep.run_sweep(x, configs, steps=20, batch_size=4, workdir=str(tmp_path / "w"),
+                    log=lines.append, max_bytes=100)
+  assert not (tmp_path / "w").exists() and lines == []
+  sweep.run_sweep(x, configs, steps=20, batch_size=4, log=lines.append, max_bytes=2000)
+  assert lines[0].startswith("sweep: 4 configs, 832 B of result arrays, 80 model-steps")
+  assert 0 < sweep.default_max_bytes()
+
+
+def test_phase_diagram_refuses_a_huge_grid_with_the_estimate_before_its_workdir(tmp_path):
+  """--seeds 10000000 tried to allocate ~50 GB; now it stops at once with the estimate and the flags
+  to change, and creates no workdir."""
+  started = time.time()
+  out = subprocess.run([sys.executable, "-m", "sims.phase_diagram", "--seeds=10000000",
+                        "--workdir", str(tmp_path / "w")], cwd=ROOT, capture_output=True, text=True,
+                       timeout=120)
+  assert out.returncode != 0
+  assert "the sweep is too large: 1,120,000,000 configs" in out.stderr
+  assert "lower --seeds (now 10000000)" in out.stderr
+  assert not (tmp_path / "w").exists()
+  assert time.time() - started < 60
+
+
 def test_no_recompilation_on_a_second_call():
   x = _data()
   grid = sweep.Grid(seeds=(0, 1), widths=(3,), sample_sizes=(20, 40), learning_rates=(1e-2,))
