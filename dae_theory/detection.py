@@ -30,9 +30,35 @@ SCORES: dict[str, tuple[Callable, float]] = {
 
 def _check_sigma(sigma) -> float:
   sigma = float(sigma)
-  if not sigma > 0:
-    raise ValueError(f"sigma must be > 0 (forward noise level), got {sigma}.")
+  if not (np.isfinite(sigma) and sigma > 0):
+    raise ValueError(f"sigma must be > 0 and finite (forward noise level), got {sigma}.")
   return sigma
+
+
+def _check_int(name: str, value, minimum: int) -> int:
+  """``value`` as an int, or ``ValueError`` naming it when it is not an integer >= ``minimum``."""
+  if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+    raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
+  return int(value)
+
+
+def _check_fpr(fpr) -> float:
+  fpr = float(fpr)
+  if not 0 <= fpr <= 1:
+    raise ValueError(f"fpr must be a false-positive rate in [0, 1], got {fpr}.")
+  return fpr
+
+
+def _check_samples(name: str, a, d: int | None = None) -> jax.Array:
+  """``a`` as a 2-D float array ``(n, d)`` with n >= 1 (and the given d), or a named ValueError."""
+  a = jnp.asarray(a)
+  if a.ndim != 2 or a.shape[0] < 1 or a.shape[1] < 1:
+    raise ValueError(f"{name} must have shape (n, d) with n, d >= 1, got {a.shape}.")
+  if d is not None and a.shape[1] != d:
+    raise ValueError(f"{name} has d = {a.shape[1]} columns but the samples have d = {d}.")
+  if not jnp.issubdtype(a.dtype, jnp.floating):
+    a = a.astype(jnp.float32)
+  return a
 
 
 def code_scores(rep: Callable, samples, sigma: float, key: jax.Array, draws: int = 1,
@@ -49,13 +75,18 @@ def code_scores(rep: Callable, samples, sigma: float, key: jax.Array, draws: int
 
   Returns:
     ``{name: (n,) scores}``.
+
+  Raises:
+    ValueError: a bad argument (named), or ``rep`` returning the wrong shape.
   """
   sigma = _check_sigma(sigma)
-  x = jnp.asarray(samples)
-  if x.ndim != 2:
-    raise ValueError(f"samples must have shape (n, d), got {x.shape}.")
-  if draws < 1:
-    raise ValueError(f"draws must be >= 1, got {draws}.")
+  x = _check_samples("samples", samples)
+  draws = _check_int("draws", draws, 1)
+  if isinstance(names, str):
+    names = (names,)
+  names = tuple(names)
+  if not names:
+    raise ValueError(f"names must hold at least one score of {list(SCORES)}.")
   unknown = set(names) - set(SCORES)
   if unknown:
     raise ValueError(f"unknown scores {sorted(unknown)}; known: {list(SCORES)}.")
@@ -69,9 +100,9 @@ def code_scores(rep: Callable, samples, sigma: float, key: jax.Array, draws: int
 
 def _check_labels(labels, scores) -> tuple[np.ndarray, np.ndarray]:
   labels, scores = np.asarray(labels), np.asarray(scores, np.float64)
-  if labels.shape != scores.shape or labels.ndim != 1:
-    raise ValueError(f"labels and scores must be 1-D of the same length, got {labels.shape} and "
-                     f"{scores.shape}.")
+  if labels.shape != scores.shape or labels.ndim != 1 or labels.size == 0:
+    raise ValueError(f"labels and scores must be 1-D, non-empty and of the same length, got "
+                     f"{labels.shape} and {scores.shape}.")
   if not np.isin(labels, (0, 1)).all():
     raise ValueError("labels must be 0 (novel) or 1 (memorized).")
   if labels.min() == labels.max():
@@ -103,8 +134,9 @@ def auroc(labels, scores) -> float:
 
 
 def tpr_at_fpr(labels, scores, fpr: float = 0.01) -> float:
-  """True-positive rate at false-positive rate ``fpr`` (scikit-learn's ROC curve, read at the
-  largest threshold whose FPR does not exceed ``fpr``)."""
+  """True-positive rate at false-positive rate ``fpr`` ∈ [0, 1] (scikit-learn's ROC curve, read at
+  the largest threshold whose FPR does not exceed ``fpr``)."""
+  fpr = _check_fpr(fpr)
   labels, scores = _check_labels(labels, scores)
   return _auc_tpr(labels, scores, fpr)[1]
 
@@ -122,7 +154,20 @@ class Detection(NamedTuple):
 
 def evaluate(labels, scores, fpr: float = 0.01, n_boot: int = 1000, seed: int = 0) -> Detection:
   """AUROC and TPR@``fpr`` of ``scores`` against ``labels``, with 95% intervals from ``n_boot``
-  bootstrap resamples stratified by class (so every resample holds both classes)."""
+  bootstrap resamples stratified by class (so every resample holds both classes).
+
+  Args:
+    labels, scores: ``(n,)``; labels 1 = memorized, 0 = novel (both present), scores finite.
+    fpr: the false-positive rate of the TPR, in [0, 1].
+    n_boot: bootstrap resamples, an integer >= 1.
+    seed: integer >= 0 of the resampling (``numpy.random.default_rng``).
+
+  Raises:
+    ValueError: a bad argument (named, with the rule it breaks).
+  """
+  fpr = _check_fpr(fpr)
+  n_boot = _check_int("n_boot", n_boot, 1)
+  seed = _check_int("seed", seed, 0)
   labels, scores = _check_labels(labels, scores)
   rng = np.random.default_rng(seed)
   pos, neg = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
@@ -139,7 +184,8 @@ def evaluate(labels, scores, fpr: float = 0.01, n_boot: int = 1000, seed: int = 
 def nearest_distance(samples, x_train) -> np.ndarray:
   """Oracle baseline (needs the training set): −(Euclidean distance to the nearest training point),
   so that high = memorized."""
-  s, x = jnp.asarray(samples), jnp.asarray(x_train)
+  s = _check_samples("samples", samples)
+  x = _check_samples("x_train", x_train, s.shape[1])
   d2 = jnp.sum(s**2, 1)[:, None] - 2 * s @ x.T + jnp.sum(x**2, 1)[None, :]
   return -np.sqrt(np.maximum(np.asarray(jnp.min(d2, 1)), 0.0))
 
@@ -148,7 +194,7 @@ def denoising_error(denoiser: Callable, samples, sigma: float, key: jax.Array) -
   """Baseline: −‖D(y₀ + σε, σ) − y₀‖²/d for an x0-predictor ``denoiser(y (n, d), sigma (n,))``.
   A memorized sample is a fixed point the denoiser snaps back to (small error = high score)."""
   sigma = _check_sigma(sigma)
-  y0 = jnp.asarray(samples)
+  y0 = _check_samples("samples", samples)
   y = y0 + sigma * jax.random.normal(key, y0.shape, y0.dtype)
   out = denoiser(y, jnp.full((y0.shape[0],), sigma, y0.dtype))
   return -np.asarray(jnp.mean((out - y0) ** 2, 1))
@@ -160,7 +206,7 @@ def jacobian_rank(denoiser: Callable, samples, sigma: float, key: jax.Array) -> 
   of rank ~1 (one stored column), a generalizing one of rank p_k (THEORY §7, EXPERIMENTS "Related
   papers"). ``denoiser`` as in :func:`denoising_error`; must be differentiable by JAX."""
   sigma = _check_sigma(sigma)
-  y0 = jnp.asarray(samples)
+  y0 = _check_samples("samples", samples)
   y = y0 + sigma * jax.random.normal(key, y0.shape, y0.dtype)
   one = lambda v: denoiser(v[None], jnp.full((1,), sigma, v.dtype))[0]
   jac = jax.vmap(jax.jacfwd(one))(y)  # (n, d, d)

@@ -9,11 +9,16 @@ scikit-learn and Pillow are imported lazily, inside the functions that need them
 from __future__ import annotations
 
 import os
+import warnings
 from typing import NamedTuple
 
 import numpy as np
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+# Pillow modes of more than 8 bits per pixel that a PNG opens as, and their full scale: a 16-bit grey
+# PNG opens as "I;16" (Pillow >= 10) or "I" (older Pillow); PNG stores at most 16 bits per sample.
+_FULL_SCALE = {"I;16": 65535, "I;16B": 65535, "I;16L": 65535, "I;16N": 65535, "I": 65535}
 
 
 class ImageSplit(NamedTuple):
@@ -96,10 +101,29 @@ class FolderImages(NamedTuple):
   side: int
 
 
+def _grey_row(img, side: int) -> np.ndarray:
+  """One image as a ``(side²,)`` float32 row in [−1, 1], scaled by its real bit depth: 8-bit images
+  (and anything Pillow converts to 8-bit grey) by 255, 16-bit grey PNGs by 65535."""
+  from PIL import Image
+
+  full = _FULL_SCALE.get(img.mode)
+  if full is None:
+    grey = img.convert("L").resize((side, side), Image.Resampling.BILINEAR)
+    return np.asarray(grey, np.float32).reshape(-1) / 127.5 - 1.0
+  raw = np.asarray(img)
+  if raw.size and (raw.min() < 0 or raw.max() > full):
+    raise ValueError(f"{img.mode} pixel values {raw.min()}…{raw.max()} lie outside 0…{full}")
+  grey = img.convert("F").resize((side, side), Image.Resampling.BILINEAR)
+  return np.asarray(grey, np.float32).reshape(-1) * np.float32(2.0 / full) - 1.0
+
+
 def image_folder(path: str, side: int = 32) -> FolderImages:
   """Load every PNG/JPEG in ``path`` (not recursive), grey, resized to ``side × side``, in [−1, 1].
 
-  Unreadable files are skipped and named in ``skipped`` (the readable ones are kept).
+  Pixel values are scaled by the image's bit depth (0…255 for 8-bit images, 0…65535 for 16-bit grey
+  PNGs). Unreadable files are skipped and named in ``skipped`` with the reason (the readable ones are
+  kept), among them images larger than Pillow's decompression-bomb limit
+  (``PIL.Image.MAX_IMAGE_PIXELS``, about 89 M pixels), which are not decoded.
 
   Raises:
     FileNotFoundError: ``path`` does not exist or is not a folder.
@@ -118,11 +142,15 @@ def image_folder(path: str, side: int = 32) -> FolderImages:
   for name in names:
     full = os.path.join(path, name)
     try:
-      with Image.open(full) as img:
-        grey = img.convert("L").resize((side, side), Image.Resampling.BILINEAR)
-        rows.append(np.asarray(grey, np.float32).reshape(-1) / 127.5 - 1.0)
-        files.append(full)
-    except (UnidentifiedImageError, OSError, ValueError) as err:
+      with warnings.catch_warnings():
+        # Pillow warns above MAX_IMAGE_PIXELS and raises above twice that: both are skipped.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with Image.open(full) as img:
+          row = _grey_row(img, side)
+      rows.append(row)
+      files.append(full)
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning) as err:
       skipped.append((full, f"{type(err).__name__}: {err}"))
   if not rows:
     raise ValueError(f"none of the {len(names)} image files in {path!r} could be read: "

@@ -117,3 +117,36 @@ def test_baselines_against_direct_computations():
   sv = np.linalg.svd(a, compute_uv=False)
   np.testing.assert_allclose(detection.jacobian_rank(den, samples, 0.1, key),
                              -(sv.sum() ** 2 / (sv**2).sum()), rtol=1e-4)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(n_boot=0), r"n_boot must be an integer >= 1, got 0"),
+    (dict(n_boot=2.5), r"n_boot must be an integer >= 1, got 2.5"),
+    (dict(fpr=-0.1), r"fpr must be a false-positive rate in \[0, 1\], got -0.1"),
+    (dict(fpr=float("nan")), r"fpr must be a false-positive rate in \[0, 1\], got nan"),
+    (dict(seed=-1), r"seed must be an integer >= 0, got -1"),
+])
+def test_bad_evaluate_arguments_are_named(kwargs, message):
+  """Before: n_boot=0 gave NumPy's IndexError from an empty percentile, fpr < 0 a max() of an empty
+  array, seed=-1 NumPy's own message."""
+  labels = np.r_[np.ones(5), np.zeros(5)].astype(int)
+  with pytest.raises(ValueError, match=message):
+    detection.evaluate(labels, np.arange(10.0), **kwargs)
+
+
+def test_other_bad_arguments_are_named():
+  rep = lambda y: y
+  key = jax.random.key(0)
+  with pytest.raises(ValueError, match="non-empty"):
+    detection.auroc([], [])
+  with pytest.raises(ValueError, match=r"fpr must be a false-positive rate"):
+    detection.tpr_at_fpr(np.array([0, 1]), np.array([0.0, 1.0]), 1.5)
+  with pytest.raises(ValueError, match="draws must be an integer >= 1, got 1.5"):
+    detection.code_scores(rep, np.ones((2, 3)), 0.1, key, draws=1.5)
+  with pytest.raises(ValueError, match=r"samples must have shape \(n, d\) with n, d >= 1"):
+    detection.code_scores(rep, np.ones((0, 3)), 0.1, key)
+  with pytest.raises(ValueError, match="x_train has d = 5 columns but the samples have d = 3"):
+    detection.nearest_distance(np.ones((2, 3)), np.ones((4, 5)))
+  # A single score name is one name (not its letters), and integer samples are scored as floats.
+  s = detection.code_scores(rep, np.ones((2, 3), int), 0.1, key, names="std")
+  assert set(s) == {"std"} and s["std"].dtype == np.float32

@@ -58,3 +58,54 @@ def test_image_folder_errors(tmp_path):
   with pytest.raises(ValueError,
                      match=r"none of the 1 image files .*/x\.png \(UnidentifiedImageError"):
     images.image_folder(str(bad))
+
+
+def test_a_16_bit_png_loads_like_the_same_picture_in_8_bits(tmp_path):
+  """A 16-bit grey PNG (Pillow mode I;16) is scaled by 65535, not clipped at 255 (which made 97% of
+  its pixels +1.0): the picture saved in 16 bits (v · 257) loads as the same picture saved in 8 bits
+  (v), up to one 8-bit level (1/127.5: the 8-bit path resamples in Pillow's fixed point and rounds
+  to an integer; measured 0.66 levels at most)."""
+  v = np.random.default_rng(0).integers(0, 256, (24, 40)).astype(np.uint8)
+  Image.fromarray(v).save(tmp_path / "a8.png")
+  Image.fromarray(v.astype(np.uint16) * 257).save(tmp_path / "b16.png")
+  assert Image.open(tmp_path / "b16.png").mode in ("I;16", "I")
+  out = images.image_folder(str(tmp_path), side=8)
+  assert out.skipped == []
+  np.testing.assert_allclose(out.x[1], out.x[0], rtol=0, atol=1 / 127.5)
+  assert -1.0 <= out.x[1].min() and out.x[1].max() <= 1.0
+  assert np.mean(out.x[1] >= 0.99) < 0.1  # not near-white
+  # Full scale: black and white in 16 bits are -1 and +1.
+  for name, val, want in (("c16.png", 0, -1.0), ("d16.png", 65535, 1.0)):
+    Image.fromarray(np.full((5, 5), val, np.uint16)).save(tmp_path / name)
+  out = images.image_folder(str(tmp_path), side=4)
+  np.testing.assert_allclose(out.x[2], -1.0, atol=1e-6)
+  np.testing.assert_allclose(out.x[3], 1.0, atol=1e-6)
+
+
+def _png_header_only(path, width, height):
+  """A PNG whose header claims width × height grey pixels (the data is one empty row): Pillow reads
+  the size at open, so no 400 MB image has to be written."""
+  import struct
+  import zlib
+
+  def chunk(kind, body):
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+  ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+  path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+                   + chunk(b"IDAT", zlib.compress(b"\x00")) + chunk(b"IEND", b""))
+
+
+def test_decompression_bombs_are_skipped_and_named(tmp_path):
+  """A 20000² image (above twice Pillow's MAX_IMAGE_PIXELS: DecompressionBombError) and a 10000² one
+  (above the limit: DecompressionBombWarning) are skipped and named like other unreadable files; the
+  readable file of the folder is still loaded."""
+  _write(tmp_path, "a.png", 0)
+  _png_header_only(tmp_path / "big.png", 20000, 20000)
+  _png_header_only(tmp_path / "large.png", 10000, 10000)
+  out = images.image_folder(str(tmp_path), side=8)
+  assert [os.path.basename(f) for f in out.files] == ["a.png"]
+  reasons = {os.path.basename(f): r for f, r in out.skipped}
+  assert set(reasons) == {"big.png", "large.png"}
+  assert reasons["big.png"].startswith("DecompressionBombError")
+  assert reasons["large.png"].startswith("DecompressionBombWarning")
