@@ -5,14 +5,17 @@ caption with the numbers it shows).
   python -m figures.make_all                    # default size (about 9 min on 2 CPU cores)
   python -m figures.make_all --smoke --workdir /tmp/smoke --out /tmp/figs     # seconds; used in tests
   python -m figures.make_all --only fig2_samples,fig3_columns
+
+A saved run is reused only when its record is complete (``meta.json`` written last, with checksums
+of the other files: :func:`dae_theory.io.finished_config`) and its config matches. A run folder
+holding another config (or any, with ``--force``) is moved aside to ``<run>.previous``, or
+``<run>.previous-2``, ``-3``, … when that exists: earlier backups are never deleted.
 """
 
 from __future__ import annotations
 
 import importlib
-import json
 import os
-import shutil
 import time
 
 from dae_theory import io
@@ -30,38 +33,64 @@ FIGURES = {"fig2_samples": "figures.fig2_samples", "fig3_columns": "figures.fig3
            "transition": "figures.transition"}
 
 
-def _saved_config(workdir: str):
-  """The saved ``config.json`` of a run folder, or None."""
-  conf = os.path.join(workdir, "config.json")
-  if not os.path.exists(conf):
-    return None
-  with open(conf) as f:
-    return json.load(f)
-
-
 def _saved_config_matches(workdir: str, cfg) -> bool:
-  """A finished run (``meta.json`` written) of this config is in ``workdir``."""
-  return (os.path.exists(os.path.join(workdir, "meta.json"))
-          and _saved_config(workdir) == io.to_jsonable(cfg))
+  """A complete run record (:func:`dae_theory.io.finished_config`) of this config is in ``workdir``."""
+  return io.finished_config(workdir) == io.to_jsonable(cfg)
+
+
+def _backup_path(run_dir: str) -> str:
+  """``<run>.previous``, or the first free ``<run>.previous-<k>`` (k = 2, 3, …)."""
+  base = run_dir.rstrip(os.sep) + ".previous"
+  k = 1
+  path = base
+  while os.path.lexists(path):
+    k += 1
+    path = f"{base}-{k}"
+  return path
+
+
+def _run_dir(workdir: str, name: str) -> str:
+  return os.path.join(workdir, SIMS[name].split(".")[-1])
+
+
+def check_dirs(workdir: str, out: str, runs=()) -> None:
+  """Refuse, before any compute, a ``--workdir`` or ``--out`` that is empty, a file or not writable,
+  and a run folder ``<workdir>/<sim>`` that is a file.
+
+  Raises:
+    ValueError: naming the flag or folder and what to do.
+  """
+  io.check_output_dir(workdir, "--workdir")
+  io.check_output_dir(out, "--out")
+  for name in runs:
+    run_dir = _run_dir(workdir, name)
+    if os.path.lexists(run_dir) and not os.path.isdir(run_dir):
+      raise ValueError(f"{run_dir} (where the {name} run goes under --workdir) is a file, not a "
+                       "folder; move it away or give another --workdir.")
 
 
 def ensure_run(name: str, workdir: str, smoke: bool, force: bool = False, log=print) -> str:
   """Run sim ``name`` into ``workdir/<sim module name>`` unless a finished run with the same config is there."""
   sim = importlib.import_module(SIMS[name])
   cfg = sim.Config.smoke() if smoke else sim.Config()
-  run_dir = os.path.join(workdir, SIMS[name].split(".")[-1])
+  run_dir = _run_dir(workdir, name)
   if not force and _saved_config_matches(run_dir, cfg):
-    log(f"[{name}] reusing {run_dir} (same config)")
+    log(f"[{name}] reusing {run_dir} (same config, complete record)")
     return run_dir
-  saved = _saved_config(run_dir)
+  try:
+    saved = io.saved_config(run_dir)
+  except ValueError:  # an unreadable config.json: not this config
+    saved = {}
   if os.path.isdir(run_dir) and (force or (saved is not None and saved != io.to_jsonable(cfg))):
-    # A finished run of another config (or --force): keep it as <run>.previous instead of resuming
-    # into it (the phase sweep would refuse a workdir holding another sweep) or overwriting it file
-    # by file. An unfinished run (no config.json yet) stays, and the phase sweep resumes it.
-    backup = run_dir.rstrip(os.sep) + ".previous"
-    shutil.rmtree(backup, ignore_errors=True)
-    os.replace(run_dir, backup)
-    log(f"[{name}] moved the earlier run to {backup}")
+    # A run of another config (or --force): keep it as <run>.previous[-k] instead of resuming into
+    # it (the phase sweep would refuse a workdir holding another sweep) or overwriting it file by
+    # file. A run of this config cut short stays and is rerun in place (the phase sweep resumes
+    # from its chunks); so does an unfinished sweep (no config.json yet).
+    backup = _backup_path(run_dir)
+    older = backup != run_dir.rstrip(os.sep) + ".previous"
+    os.rename(run_dir, backup)
+    log(f"[{name}] moved the earlier run to {backup}"
+        + (" (older backups beside it are kept)" if older else ""))
   t = time.time()
   log(f"[{name}] running {SIMS[name]} -> {run_dir}")
   if name == "phase":
@@ -70,6 +99,12 @@ def ensure_run(name: str, workdir: str, smoke: bool, force: bool = False, log=pr
     sim.run(cfg, run_dir)
   log(f"[{name}] done in {time.time() - t:.0f} s")
   return run_dir
+
+
+def needed_runs(only=None) -> list[str]:
+  """The runs (keys of SIMS) that the figures in ``only`` (default: all) draw from."""
+  names = list(FIGURES) if not only else list(only)
+  return sorted({r for n in names for r in importlib.import_module(FIGURES[n]).RUNS})
 
 
 def make_all(workdir: str, out: str, smoke: bool = False, only=None, force: bool = False,
@@ -83,6 +118,7 @@ def make_all(workdir: str, out: str, smoke: bool = False, only=None, force: bool
     raise ValueError(f"unknown figures {unknown}; known: {list(FIGURES)}.")
   modules = {n: importlib.import_module(FIGURES[n]) for n in names}
   needed = sorted({r for m in modules.values() for r in m.RUNS})
+  check_dirs(workdir, out, needed)
   dirs = {r: ensure_run(r, workdir, smoke, force, log) for r in needed}
   results = {}
   for n, m in modules.items():
@@ -126,7 +162,11 @@ if __name__ == "__main__":
     unknown = [n for n in F.only if n not in FIGURES]
     if unknown:
       raise app.UsageError(f"--only: unknown figures {unknown}; known: {list(FIGURES)}")
-    workdir = F.workdir or ("runs/smoke" if F.smoke else "runs")
+    workdir = F.workdir if F.workdir is not None else ("runs/smoke" if F.smoke else "runs")
+    try:
+      check_dirs(workdir, F.out, needed_runs(F.only))
+    except ValueError as err:
+      raise app.UsageError(str(err)) from None
     for n, (paths, caption) in make_all(workdir, F.out, F.smoke, F.only, F.force).items():
       print(f"{n}: {caption}")
 

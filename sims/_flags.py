@@ -1,11 +1,20 @@
 """Map a frozen Config dataclass onto absl flags (one flag per field) and back.
 
 Used only under ``if __name__ == "__main__":`` in each sim, so tests call ``run()`` without flags.
+Before any compute, :func:`main_with_config` refuses bad flags (naming the flag; NaN/inf in any float
+flag included), a ``--workdir`` that is empty, a file or not writable, and a workdir holding a run of
+another config; it turns SIGINT/SIGTERM into a message saying what was saved and how to resume, with
+exit status 130/143.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
+import shlex
+import signal
+import sys
 import typing
 
 from absl import flags
@@ -52,6 +61,11 @@ def config_from_flags(config_cls, flag_values):
         value = tuple(elem(v) for v in value)
       except ValueError as err:
         raise ValueError(f"--{f.name}: every entry must be a {elem.__name__}: {err}") from None
+      if elem is float and not all(math.isfinite(v) for v in value):
+        raise ValueError(f"--{f.name}: every entry must be a finite number (no nan/inf), got "
+                         f"{','.join(str(v) for v in value)}.")
+    elif kind is float and not math.isfinite(value):
+      raise ValueError(f"--{f.name} must be a finite number (no nan/inf), got {value}.")
     updates[f.name] = value
   return dataclasses.replace(base, **updates)
 
@@ -65,9 +79,78 @@ def require(cfg, names, rule: str, ok) -> None:
       raise ValueError(f"--{name} must be {rule}, got {value!r}.")
 
 
+def check_workdir(cfg, workdir: str) -> None:
+  """Refuse, before any compute, a workdir that cannot be written (see
+  :func:`dae_theory.io.check_output_dir`) or that holds a run record of another config: a sim
+  would overwrite it. A saved run of the same config may be rerun into (a phase sweep then resumes
+  from its chunks).
+
+  Raises:
+    ValueError: naming the workdir, the differing fields and what to do.
+  """
+  from dae_theory import io
+
+  io.check_output_dir(workdir, "--workdir")
+  try:
+    saved = io.saved_config(workdir)
+  except ValueError as err:
+    raise ValueError(f"--workdir={workdir}: {err} Give another --workdir, or delete {workdir} "
+                     "first.") from None
+  if saved is None:
+    return
+  diff = io.config_differences(saved, cfg)
+  if diff:
+    state = "a finished run" if io.finished_config(workdir) is not None else "an unfinished run"
+    shown = "; ".join(diff[:8]) + (f"; and {len(diff) - 8} more" if len(diff) > 8 else "")
+    raise ValueError(
+        f"--workdir={workdir} holds {state} of another config ({shown}). Rerunning would "
+        f"overwrite it: give another --workdir, or delete {workdir} first.")
+
+
+class _Terminated(BaseException):
+  """Raised in the main thread by the SIGTERM handler that :func:`main_with_config` installs."""
+
+
+def _on_sigterm(signum, frame):
+  signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+  raise _Terminated()
+
+
+def _program() -> str:
+  """``sims.<name>`` when run with ``python -m``, else the script's path."""
+  spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+  return spec.name if spec is not None else sys.argv[0]
+
+
+def _command() -> str:
+  """The command line that started this process, to rerun it."""
+  head = "python -m " + _program() if not _program().endswith(".py") else "python " + _program()
+  return " ".join([head, *map(shlex.quote, sys.argv[1:])])
+
+
+def interrupted_message(workdir: str, signame: str) -> str:
+  """What a stopped run has saved in ``workdir`` and the command that resumes or reruns it."""
+  from dae_theory import io
+
+  chunk_dir = os.path.join(workdir, "chunks")
+  chunks = (sorted(n for n in os.listdir(chunk_dir) if n.endswith(".npz"))
+            if os.path.isdir(chunk_dir) else [])
+  if chunks:
+    saved = (f"{len(chunks)} finished sweep chunk(s) are saved in {chunk_dir}/; rerun the same "
+             "command to resume from them")
+  else:
+    saved = "nothing partial is saved; rerun the command"
+  if io.finished_config(workdir) is not None:
+    saved += f" (the earlier finished run record in {workdir}/ is intact)"
+  return f"Stopped by {signame}: {saved}:\n  {_command()}"
+
+
 def main_with_config(config_cls, default_workdir: str, body) -> None:
-  """Define the flags, then run ``body(cfg, workdir)`` under absl. A bad flag (a ValueError from the
-  Config's validation) becomes a usage error naming the flag, raised before any compute."""
+  """Define the flags, then run ``body(cfg, workdir)`` under absl. Refused before any compute, as a
+  usage error naming the flag: a bad flag (a ValueError from the Config's validation, NaN/inf
+  included), ``--workdir ""``, a workdir that is a file or not writable, a workdir holding another
+  config's run. SIGINT or SIGTERM during ``body`` prints what was saved and how to resume, and
+  exits with status 130 or 143 (the SIGTERM handler is installed here only, never by the library)."""
   from absl import app, logging
 
   define_config_flags(config_cls)
@@ -78,9 +161,23 @@ def main_with_config(config_cls, default_workdir: str, body) -> None:
     logging.set_verbosity(logging.WARNING)
     try:
       cfg = config_from_flags(config_cls, flags.FLAGS)
+      workdir = flags.FLAGS.workdir
+      if workdir is None:
+        workdir = default_workdir
+      check_workdir(cfg, workdir)
     except ValueError as err:
       raise app.UsageError(str(err)) from None
-    body(cfg, flags.FLAGS.workdir or default_workdir)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    print(f"{_program()}: writing the run record to {workdir}/", file=sys.stderr,
+          flush=True)
+    try:
+      body(cfg, workdir)
+    except KeyboardInterrupt:
+      print(interrupted_message(workdir, "SIGINT (Ctrl-C)"), file=sys.stderr, flush=True)
+      sys.exit(128 + signal.SIGINT)
+    except _Terminated:
+      print(interrupted_message(workdir, "SIGTERM"), file=sys.stderr, flush=True)
+      sys.exit(128 + signal.SIGTERM)
 
   app.run(main)
 

@@ -174,9 +174,8 @@ def run(cfg: Config, workdir: str) -> dict:
           row.update(auroc=np.nan, auroc_ci=(np.nan, np.nan), tpr=np.nan, tpr_ci=(np.nan, np.nan),
                      note="one class only: no ROC")
         rows.append(row)
-  io.write_run(workdir, cfg, out, started)
-  io.write_json(f"{workdir}/table.json", rows)
-  io.write_text(f"{workdir}/table.md", format_table(rows))
+  io.write_run(workdir, cfg, out, started,
+               extra={"table.json": rows, "table.md": format_table(rows)})
   out["rows"] = rows
   return out
 

@@ -19,7 +19,6 @@ Writes ``config.json``, ``meta.json``, ``results.npz`` (arrays with axes in meta
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 
 import jax
@@ -144,8 +143,7 @@ def run(cfg: Config, workdir: str) -> list[dict]:
           "mem_h_noisy": ["sample", "unit"], "gen_w1": ["d", "unit"],
           "gen_w1_construction": ["d", "unit"], "gen_h_noisy": ["sample", "unit"],
           "mem_losses": ["step"], "gen_losses": ["step"], "gen_allocation": ["unit"]}
-  io.write_json(os.path.join(workdir, "summary.json"), rows)
-  io.write_run(workdir, cfg, results, started, axes)
+  io.write_run(workdir, cfg, results, started, axes, extra={"summary.json": rows})
   return rows
 
 

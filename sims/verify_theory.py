@@ -21,7 +21,6 @@ Writes ``config.json``, ``meta.json``, ``results.npz``, ``report.json`` (a list 
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 import traceback
 from typing import Callable
@@ -364,15 +363,13 @@ def run(cfg: Config, workdir: str, ds=None, mixture=None) -> list[dict]:
   started = time.time()
   with jax.enable_x64(True):
     rows, arrays = verify(cfg, ds, mixture)
-  io.write_json(os.path.join(workdir, "report.json"), rows)
   md = format_report(rows) + "\n\nNotes:\n" + "\n".join(
       f"- {r['claim']}: {r['note']}" for r in rows if r["note"]) + "\n"
-  io.write_text(os.path.join(workdir, "report.md"), md)
   arrays = {k: np.asarray(v) for k, v in arrays.items()}
   arrays["holds"] = np.array([r["holds"] for r in rows])
   axes = {k: ["cluster"] if k == "balanced_slack" else ["eigenvalue"] if k == "hessian_eigenvalues"
           else ["claim"] for k in arrays}
-  io.write_run(workdir, cfg, arrays, started, axes)
+  io.write_run(workdir, cfg, arrays, started, axes, extra={"report.json": rows, "report.md": md})
   return rows
 
 
