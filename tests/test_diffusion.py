@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import assert_within_rounding
 
 from dae_theory import diffusion, images
 
@@ -12,9 +13,12 @@ def test_initial_model_is_the_plain_tied_dae():
   """MLP last layer and skip start at zero: x0_hat = W relu(W^T y), the Eq. 5 DAE, at every sigma."""
   p = diffusion.init_params(jax.random.key(0), 6, 5)
   y = jax.random.normal(jax.random.key(1), (4, 6))
-  expect = jax.nn.relu(y @ p.w) @ p.w.T
+  y64, w64 = np.asarray(y, np.float64), np.asarray(p.w, np.float64)
+  expect = np.maximum(y64 @ w64, 0) @ w64.T
+  scale = (np.abs(y64) @ np.abs(w64)) @ np.abs(w64).T
   for s in (0.02, 0.5, 2.0):
-    np.testing.assert_allclose(diffusion.denoise(p, y, jnp.full((4,), s)), expect, rtol=1e-6)
+    # float32 against float64 to the rounding bound of the two products (6 + 5 terms).
+    assert_within_rounding(diffusion.denoise(p, y, jnp.full((4,), s)), expect, scale, terms=11)
 
 
 def test_sigma_grid():
@@ -45,7 +49,9 @@ def test_training_lowers_the_loss_and_denoises_training_images():
   x = jnp.asarray(images.digits(n_train=5, seed=1).train)
   params, losses = diffusion.train(jax.random.key(0), x, 32, 3000, learning_rate=1e-2)
   assert float(jnp.mean(losses[-100:])) < 0.5 * float(jnp.mean(losses[:100]))
-  for s, floor in ((0.2, 0.99), (1.0, 0.7)):
+  # One trained model, so the floors sit well below the measured 0.998 / 0.79 (another CPU's rounding
+  # moves the model a little); the claim proper is the comparison with the noisy input.
+  for s, floor in ((0.2, 0.98), (1.0, 0.6)):
     y = x + s * jax.random.normal(jax.random.key(1), x.shape)
     out = diffusion.denoise(params, y, jnp.full((5,), s))
     cos = jnp.sum(out * x, -1) / (jnp.linalg.norm(out, axis=-1) * jnp.linalg.norm(x, axis=-1))

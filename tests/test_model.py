@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import assert_within_rounding
 
 from dae_theory import model
 
@@ -33,6 +34,7 @@ def test_representation_is_relu_of_preactivation():
   p = model.init_params(jax.random.key(0), 4, 9)
   y = jax.random.normal(jax.random.key(3), (8, 4))
   h = model.representation(p, y)
-  pre = np.asarray(y) @ np.asarray(p.w1)
-  np.testing.assert_allclose(h, np.maximum(pre, 0), rtol=1e-6)
+  y64, w64 = np.asarray(y, np.float64), np.asarray(p.w1, np.float64)
+  # relu is 1-Lipschitz, so the rounding bound of the product y W1 (4 terms) bounds the error.
+  assert_within_rounding(h, np.maximum(y64 @ w64, 0), np.abs(y64) @ np.abs(w64), terms=4)
   assert h.shape == (8, 9)

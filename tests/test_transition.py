@@ -36,6 +36,6 @@ def test_lenses_move_the_expected_way_on_digits(tmp_path):
   assert g("rmse_gaussian")[1] < g("rmse_gaussian")[0]
   assert g("pair_cosine_mean")[1] > g("pair_cosine_mean")[0]
   assert g("nn_cosine_mean")[1] < g("nn_cosine_mean")[0]
-  assert g("memorized_fraction")[0] > 0.3 and g("memorized_fraction")[1] == 0.0
+  assert g("memorized_fraction")[0] > 0.3 and g("memorized_fraction")[1] <= 0.05
   # Known discrepancy 15: the linearity score does not rise with N here (0.995 -> 0.982 measured).
   assert g("ls_small")[1] < g("ls_small")[0]
