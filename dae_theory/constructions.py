@@ -5,7 +5,16 @@ All constructions are tied (W₁ = W₂ = W) and return a :class:`Construction` 
 cross-talk bound and the mask checks use. Rows of ``x`` are samples.
 
 Every function refuses data that break its hypothesis with a ``ValueError`` that names the condition
-and by how much it fails.
+and by how much it fails, and refuses bad input before computing (:mod:`dae_theory.checks`): x not
+``(n, d)``, empty, NaN/inf or float16; labels that are not ints taking every value ``0 … M-1``; NaN/inf
+or negative σ or λ; widths that are not integers. **Integer x is cast** to the default float dtype
+(float32, or float64 under ``jax.enable_x64``), so the weights are floats.
+
+**Numerical rank.** A block of width p_k keeps the top p_k eigen-directions of its cluster's Gram
+matrix. An eigenvalue at round-off level (Λ_j ≤ Λ₁ (max(n_k, d) eps)², NumPy's ``matrix_rank``
+tolerance with the data dtype's eps) has an eigenvector that is an arbitrary vector of the null space,
+not a property of the data; at λ = 0 nothing else refuses it. Such a width is refused; widths from a
+trained net go through :func:`construction_for_allocation`, which clips them to the usable rank.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dae_theory import checks
 from dae_theory import data as data_lib
 from dae_theory.model import DAEParams
 
@@ -42,8 +52,7 @@ def balanced_rotation(p: int, dtype=jnp.float32) -> jax.Array:
   O = I − 2vvᵀ/‖v‖², v = e₁ − 𝟙/√p; O is symmetric and orthogonal and maps e₁ to 𝟙/√p, so every
   column of W = U D Oᵀ has the same component D₁/√p along u₁: all units of the block fire together.
   """
-  if p < 1:
-    raise ValueError(f"p must be >= 1, got {p}.")
+  p = checks.check_width(p, "p", minimum=1)
   if p == 1:
     return jnp.ones((1, 1), dtype)
   v = jnp.zeros((p,), dtype).at[0].set(1.0) - jnp.full((p,), 1.0 / np.sqrt(p), dtype)
@@ -59,15 +68,45 @@ def top_eigenpairs(x: jax.Array, p: int) -> tuple[jax.Array, jax.Array]:
 
   Returns:
     ``(U (d, p), Λ (p,))``, eigenvalues in decreasing order.
+
+  Raises:
+    ValueError: bad x (:func:`dae_theory.checks.check_data`), p not an integer >= 1, p > min(n, d).
   """
+  x = checks.check_data(x)
+  x = jnp.asarray(x)
+  p = checks.check_width(p, "p", minimum=1)
   n, d = x.shape
   if p > min(n, d):
     raise ValueError(f"width p={p} exceeds the rank bound min(n, d) = {min(n, d)} of this cluster "
                      f"(n={n} samples in d={d}).")
-  _, s, vt = jnp.linalg.svd(x, full_matrices=False)
+  s, vt = _gram_spectrum(x)
   u = vt[:p].T
   sign = jnp.where(u.T @ jnp.mean(x, axis=0) < 0, -1.0, 1.0).astype(x.dtype)
   return u * sign[None, :], s[:p] ** 2
+
+
+def _gram_spectrum(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """Singular values and right singular vectors of ``x (n, d)`` (one routine for the construction and
+  :func:`usable_rank`, so the two agree bit for bit on which eigenvalues are kept)."""
+  _, s, vt = jnp.linalg.svd(x, full_matrices=False)
+  return s, vt
+
+
+def _eig_round_off(eig0: float, shape: tuple[int, int], dtype) -> float:
+  """Gram eigenvalues ≤ this are round-off: (√Λ₁ · max(n, d) · eps)² (see "Numerical rank")."""
+  return checks.rank_tolerance(np.sqrt(max(float(eig0), 0.0)), shape, dtype) ** 2
+
+
+def _require_numerical_rank(eig: np.ndarray, shape: tuple[int, int], dtype, what: str) -> None:
+  """Refuse kept eigenvalues at round-off level (see the module docstring, "Numerical rank")."""
+  tol = _eig_round_off(eig[0], shape, dtype)
+  if eig[-1] <= tol:
+    r = int(np.sum(eig > tol))
+    raise ValueError(
+        f"{what}: width p = {len(eig)} exceeds the numerical rank {r} of the Gram matrix (n={shape[0]} "
+        f"samples in d={shape[1]}): eigenvalue #{r + 1} is {eig[r]:.3g} <= {tol:.3g}, round-off for "
+        f"{np.dtype(dtype).name} data, so its direction would be an arbitrary vector of the null "
+        f"space. Use a width <= {r} (construction_for_allocation clips widths to the usable rank).")
 
 
 def _require_kept_above(lam_prime: float, eig: np.ndarray, what: str) -> None:
@@ -101,10 +140,16 @@ def linear_ae_minimizer(x: jax.Array, p: int, sigma, lam_prime, rotation: jax.Ar
     ``(W (d, p), s (p,))``.
 
   Raises:
-    ValueError: p too large for the data's rank, or λ' ≥ Λ_p.
+    ValueError: bad x, p too large for the data's (numerical) rank, NaN/inf or negative σ or λ',
+      or λ' ≥ Λ_p.
   """
+  checks.check_sigma(sigma)
+  checks.check_lam(lam_prime, "lam_prime", why="the decay factor n*lambda of Eq. 8")
+  x = jnp.asarray(checks.check_data(x))
   u, lam_eig = top_eigenpairs(x, p)
-  _require_kept_above(float(lam_prime), np.asarray(lam_eig), what)
+  eig = np.asarray(lam_eig, np.float64)
+  _require_numerical_rank(eig, x.shape, x.dtype, what)
+  _require_kept_above(float(lam_prime), eig, what)
   n = x.shape[0]
   diag = jnp.sqrt((1.0 - lam_prime / lam_eig) / (1.0 + n * sigma**2 / lam_eig))
   rot = jnp.eye(p, dtype=x.dtype) if rotation is None else rotation
@@ -132,9 +177,14 @@ def _require_obtuse(x, labels, what: str) -> data_lib.Separability:
   if not sep.obtuse:
     k, l = np.unravel_index(np.argmax(np.where(np.eye(len(sep.sizes), dtype=bool), -np.inf,
                                                sep.cosines)), sep.cosines.shape)
+    m, d = len(sep.sizes), np.shape(x)[1]
+    hint = ""
+    if m > d + 1:
+      hint = (f" {m} pairwise-obtuse {'samples' if m == np.shape(x)[0] else 'means'} cannot exist in "
+              f"d = {d} (at most d + 1 = {d + 1}): if x is (d, n), pass x.T, one sample per row.")
     raise ValueError(
         f"{what} needs pairwise-obtuse cluster means (beta < 0, Definition 3.1), but clusters {k} and "
-        f"{l} have cosine {sep.beta:.4g} >= 0 (by {sep.beta:.4g}).")
+        f"{l} have cosine {sep.beta:.4g} >= 0 (by {sep.beta:.4g}).{hint}")
   return sep
 
 
@@ -159,20 +209,21 @@ def memorization_weights(x: jax.Array, sigma, lam, width: int | None = None,
     Construction with unit j < n assigned to sample j.
 
   Raises:
-    ValueError: width < n, a pair of samples with cosine ≥ 0, or nλ ≥ min ‖x_i‖².
+    ValueError: width < n, a pair of samples with cosine ≥ 0, or nλ ≥ min ‖x_i‖²; bad input (x not
+      ``(n, d)``, empty, NaN/inf or float16 — integer x is cast to float; NaN/inf or negative σ or
+      λ; a width that is not an integer).
   """
-  x = jnp.asarray(x)
+  x = jnp.asarray(checks.check_data(x))
+  checks.check_sigma(sigma)
+  checks.check_lam(lam)
   n, d = x.shape
-  width = n if width is None else int(width)
+  width = n if width is None else checks.check_width(width)
   if width < n:
     raise ValueError(f"Cor. 3.2 needs width p >= n = {n}, got p = {width} (short by {n - width}).")
   if n > 1 and require_obtuse:
     _require_obtuse(x, np.arange(n), "Cor. 3.2 (memorization)")
   sq = jnp.sum(x**2, axis=1)
-  if n * lam >= float(jnp.min(sq)):
-    i = int(jnp.argmin(sq))
-    raise ValueError(f"Cor. 3.2 needs n*lambda < min_i ||x_i||^2, but n*lambda = {n * lam:.6g} >= "
-                     f"||x_{i}||^2 = {float(sq[i]):.6g} (by {n * lam - float(sq[i]):.6g}).")
+  require_decay_below_norms(n, lam, sq, "Cor. 3.2")
   r = jnp.sqrt((sq - n * lam) / (sq**2 + sigma**2 * sq))
   w = jnp.zeros((d, width), x.dtype).at[:, :n].set((x * r[:, None]).T)
   unit_block = np.concatenate([np.arange(n), -np.ones(width - n, int)])
@@ -180,14 +231,24 @@ def memorization_weights(x: jax.Array, sigma, lam, width: int | None = None,
   return Construction(DAEParams(w), unit_block, shrink)
 
 
+def require_decay_below_norms(n: int, lam, sq, what: str) -> None:
+  """Refuse nλ ≥ min_i ‖x_i‖² (``sq`` the squared norms): the factor (‖x_i‖² − nλ) of Eq. 9 must be > 0."""
+  sq = np.asarray(sq, np.float64)
+  i = int(np.argmin(sq))
+  if n * lam >= sq[i]:
+    raise ValueError(f"{what} needs n*lambda < min_i ||x_i||^2, but n*lambda = {n * lam:.6g} >= "
+                     f"||x_{i}||^2 = {sq[i]:.6g} (by {n * lam - sq[i]:.6g}): the memorizing "
+                     "column's factor ||x_i||^2 - n*lambda is not positive. Lower lambda.")
+
+
 def _widths_per_cluster(widths, m: int) -> list[int]:
-  if isinstance(widths, (int, np.integer)):
+  if isinstance(widths, (int, np.integer)) and not isinstance(widths, (bool, np.bool_)):
     widths = [int(widths)] * m
-  widths = [int(w) for w in widths]
+  widths = checks.check_widths(widths)
   if len(widths) != m:
     raise ValueError(f"widths must be an int or a sequence of one width per cluster ({m}), got "
                      f"{len(widths)} entries.")
-  if min(widths) < 0 or sum(widths) < 1:
+  if m and sum(widths) < 1:
     raise ValueError(f"cluster widths must be >= 0 with at least one unit in all, got {widths}.")
   return widths
 
@@ -208,10 +269,13 @@ def generalization_weights(x: jax.Array, labels, widths: int | Sequence[int], si
     Construction with p = Σ_k p_k units, grouped by cluster.
 
   Raises:
-    ValueError: β ≥ 0, a width larger than its cluster's rank, or nλ ≥ a kept eigenvalue.
+    ValueError: β ≥ 0, a width larger than its cluster's (numerical) rank, or nλ ≥ a kept
+      eigenvalue; bad input (see the module docstring).
   """
-  x = jnp.asarray(x)
+  x = jnp.asarray(checks.check_data(x))
   _, labels = data_lib.check_labels(x, labels)
+  checks.check_sigma(sigma)
+  checks.check_lam(lam)
   m = int(labels.max()) + 1
   widths = _widths_per_cluster(widths, m)
   if m > 1:
@@ -253,13 +317,26 @@ def hybrid_weights(x: jax.Array, labels, widths: int | Sequence[int], sigma, lam
     Construction with units grouped by cluster id.
 
   Raises:
-    ValueError: β ≥ 0, a "duplicated" cluster whose rows differ, or nλ ≥ n_l‖x‖².
+    ValueError: β ≥ 0, a "duplicated" id that is not a cluster id, a "duplicated" cluster whose rows
+      differ, or nλ ≥ n_l‖x‖²; bad input (see the module docstring).
   """
-  x = jnp.asarray(x)
+  x = jnp.asarray(checks.check_data(x))
   xn, labels = data_lib.check_labels(x, labels)
+  checks.check_sigma(sigma)
+  checks.check_lam(lam)
   m = int(labels.max()) + 1
   identical = [bool(np.all(xn[labels == k] == xn[labels == k][0])) for k in range(m)]
-  dup = [k for k in range(m) if identical[k]] if duplicated is None else sorted(set(duplicated))
+  if duplicated is None:
+    dup = [k for k in range(m) if identical[k]]
+  else:
+    if isinstance(duplicated, (str, bytes)) or not hasattr(duplicated, "__iter__"):
+      raise ValueError(f"duplicated must be a sequence of cluster ids, got {duplicated!r}.")
+    dup = sorted({checks.check_int(k, f"duplicated[{i}]", 0, "a cluster id")
+                  for i, k in enumerate(duplicated)})
+    bad = [k for k in dup if k >= m]
+    if bad:
+      raise ValueError(f"duplicated must list cluster ids in 0 … {m - 1} (labels have M = {m} "
+                       f"clusters), got {bad}.")
   for k in dup:
     if not identical[k]:
       raise ValueError(f"cluster {k} is listed as duplicated but its rows are not all equal.")
@@ -292,9 +369,14 @@ def hybrid_weights(x: jax.Array, labels, widths: int | Sequence[int], sigma, lam
 
 
 def usable_rank(xk: jax.Array, n_total: int, lam) -> int:
-  """Number of eigenvalues of a cluster's Gram matrix above nλ (the widest real Eq. 8 block)."""
-  s = np.linalg.svd(np.asarray(xk, np.float64), compute_uv=False)
-  return int(np.sum(s**2 > n_total * lam * (1 + 1e-9)))
+  """Number of eigenvalues of a cluster's Gram matrix above nλ and above round-off (the widest real,
+  data-determined Eq. 8 block; see the module docstring, "Numerical rank")."""
+  xk = jnp.asarray(checks.check_data(xk, "xk"))
+  checks.check_lam(lam)
+  s, _ = _gram_spectrum(xk)
+  eig = np.asarray(s**2, np.float64)  # the Λ of top_eigenpairs, same routine and dtype
+  tol = _eig_round_off(eig[0], xk.shape, xk.dtype)
+  return int(np.sum((eig > n_total * lam) & (eig > tol)))
 
 
 def construction_for_allocation(x: jax.Array, labels, unit_block, sigma, lam) -> Construction:
@@ -304,9 +386,18 @@ def construction_for_allocation(x: jax.Array, labels, unit_block, sigma, lam) ->
   :func:`dae_theory.metrics.learned_allocation`), clipped to [0, usable rank of cluster k]: units beyond
   the rank are redundant copies for the linear block and add nothing to W Wᵀ; a cluster with no unit gets
   no block.
+
+  Raises:
+    ValueError: bad input (see the module docstring; ``unit_block`` ints in ``-1 … M-1``), or what
+      :func:`generalization_weights` refuses.
   """
+  x = jnp.asarray(checks.check_data(x))
   _, labels_np = data_lib.check_labels(x, labels)
-  unit_block = np.asarray(unit_block)
+  checks.check_sigma(sigma)
+  checks.check_lam(lam)
+  m = int(labels_np.max()) + 1
+  ub = np.asarray(unit_block)
+  unit_block = checks.check_unit_block(unit_block, ub.shape[0] if ub.ndim == 1 else -1, m)
   n = x.shape[0]
   widths = []
   for k in range(int(labels_np.max()) + 1):

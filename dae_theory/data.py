@@ -23,6 +23,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dae_theory import checks
+
 
 class LabelledData(NamedTuple):
   """A labelled data set.
@@ -283,20 +285,18 @@ class Separability:
 def check_labels(x, labels) -> tuple[np.ndarray, np.ndarray]:
   """Validate ``x (n, d)`` and ``labels (n,)`` with values exactly ``0 … M-1`` (each present).
 
+  The rules are those of :mod:`dae_theory.checks`: x finite, 2-D, non-empty, float32/float64 (integer
+  x is cast to the default float dtype, float16 refused); labels integers, none negative, no gap.
+
   Returns:
     ``(x, labels)`` as NumPy arrays.
+
+  Raises:
+    ValueError: naming the argument, the value and the rule (see :func:`dae_theory.checks.check_data`
+      and :func:`dae_theory.checks.check_labels`).
   """
-  x = np.asarray(x)
-  labels = np.asarray(labels)
-  if x.ndim != 2:
-    raise ValueError(f"x must have shape (n, d) with one sample per row, got shape {x.shape}.")
-  if labels.shape != (x.shape[0],):
-    raise ValueError(f"labels must have shape (n,) = ({x.shape[0]},), got {labels.shape}.")
-  if not np.issubdtype(labels.dtype, np.integer):
-    raise ValueError(f"labels must be integers, got dtype {labels.dtype}.")
-  uniq = np.unique(labels)
-  if uniq[0] != 0 or uniq[-1] != len(uniq) - 1:
-    raise ValueError(f"labels must take every value 0 … M-1; got values {uniq.tolist()[:10]}…")
+  x = np.asarray(checks.check_data(x))
+  labels = checks.check_labels(labels, x.shape[0], x_shape=x.shape)
   return x, labels
 
 
@@ -313,7 +313,8 @@ def separability(x, labels) -> Separability:
     Separability. Computed in float64 NumPy (a measurement, not a traced function).
 
   Raises:
-    ValueError: on a shape mismatch, bad labels, or a cluster whose mean is zero (α undefined).
+    ValueError: on a shape mismatch, empty or non-finite x, bad labels (non-integer, negative, or a
+      gap such as {0, 2, 5}), or a cluster whose mean is zero (α undefined).
   """
   x, labels = check_labels(x, labels)
   x = x.astype(np.float64)
@@ -344,11 +345,17 @@ def obtuse_subset(x, k: int, start: int = 0, max_cosine: float = 0.0) -> np.ndar
     ``(k,)`` row indices.
 
   Raises:
-    ValueError: fewer than ``k`` such rows exist in scan order (the number found is given).
+    ValueError: fewer than ``k`` such rows exist in scan order (the number found is given); bad ``x``
+      (see :func:`dae_theory.checks.check_data`), ``k`` or ``start``.
   """
+  checks.check_scalar(max_cosine, "max_cosine", minimum=-1.0)
   if max_cosine > 0:
     raise ValueError(f"max_cosine must be <= 0 (pairwise obtuse), got {max_cosine}.")
-  x = np.asarray(x, np.float64)
+  x = np.asarray(checks.check_data(x), np.float64)
+  k = checks.check_int(k, "k", 1, "rows to pick")
+  start = checks.check_int(start, "start", 0, "a row index")
+  if start >= x.shape[0]:
+    raise ValueError(f"start must be a row index < n = {x.shape[0]}, got {start}.")
   norms = np.linalg.norm(x, axis=1)
   if np.any(norms == 0):
     raise ValueError("x has zero rows: their cosine is undefined.")

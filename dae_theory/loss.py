@@ -4,6 +4,13 @@ bound of THEORY §4.
 Shapes: ``x (n, d)`` rows are samples; ``labels (n,)`` ints ``0 … M-1``; ``unit_block (p,)`` ints giving
 the cluster each hidden unit belongs to (``-1`` = assigned to no cluster). A noise bank ``eps`` has shape
 ``(n_mc, n, d)``: draw ``r`` of sample ``i`` is ``eps[r, i]``.
+
+Validation: the public functions that take concrete data (the decomposed loss, the surrogate, the
+cross-talk bound and gap, the Monte-Carlo losses) check their inputs in Python with
+:mod:`dae_theory.checks` before tracing (``ValueError`` naming the argument, the value and the rule);
+arguments that are already traced are not checked. The training hot paths (:func:`dae_loss`,
+:func:`dae_loss_and_grad`, :func:`per_sample_error`, :func:`weight_penalty`) run inside the compiled
+sweep and check nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.stats import norm
 
+from dae_theory import checks
 from dae_theory.model import DAEParams, apply
 
 
@@ -151,14 +159,28 @@ def gaussian_draws(per_draw: Callable[[jax.Array], jax.Array], shape: tuple[int,
   return lambda k, c: per_draw(jax.random.normal(k, (c,) + tuple(shape), dtype))
 
 
-@functools.partial(jax.jit, static_argnames=("n_mc", "chunk"))
 def dae_loss_mc(params: DAEParams, x: jax.Array, sigma, lam, key: jax.Array, n_mc: int,
                 chunk: int = 1000) -> tuple[jax.Array, jax.Array]:
   """Eq. 6 by Monte Carlo with ``n_mc`` fresh draws per sample (chunked; jitted, ``n_mc`` static).
 
   Returns:
     ``(loss, stderr)``: the estimate and its Monte-Carlo standard error (penalty is exact).
+
+  Raises:
+    ValueError: bad x (not ``(n, d)`` matching W₁, empty, non-finite, float16), NaN/inf or negative
+      σ or λ, non-finite weights, or ``n_mc`` / ``chunk`` not integers >= 2 / >= 1.
   """
+  x = checks.check_data(x, d=params.w1.shape[0], weights="params.w1")
+  checks.check_finite_params(params)
+  checks.check_sigma(sigma)
+  checks.check_lam(lam)
+  n_mc = checks.check_int(n_mc, "n_mc", 2, "Monte-Carlo draws")
+  chunk = checks.check_int(chunk, "chunk", 1, "draws per chunk")
+  return _dae_loss_mc(params, x, sigma, lam, key, n_mc=n_mc, chunk=chunk)
+
+
+@functools.partial(jax.jit, static_argnames=("n_mc", "chunk"))
+def _dae_loss_mc(params, x, sigma, lam, key, n_mc, chunk):
   n, d = x.shape
 
   def per_draw(eps):  # (c, n, d) -> (c,) data term of each draw, averaged over samples
@@ -169,16 +191,28 @@ def dae_loss_mc(params: DAEParams, x: jax.Array, sigma, lam, key: jax.Array, n_m
   return mom.mean + weight_penalty(params, lam), mom.stderr
 
 
-@functools.partial(jax.jit, static_argnames=("n_test", "chunk"))
 def population_loss_mc(params: DAEParams, mixture, sigma, key: jax.Array, n_test: int,
                        chunk: int = 2000) -> tuple[jax.Array, jax.Array]:
   r"""Test loss E_{x∼p, ε}‖f(x + σε) − x‖² on fresh mixture samples (no penalty), by Monte Carlo.
 
   Each of the ``n_test`` draws takes a mode with probability ρ_k, a fresh x from it and fresh noise.
+  Jitted; ``n_test`` and ``chunk`` static.
 
   Returns:
     ``(loss, stderr)``.
+
+  Raises:
+    ValueError: NaN/inf or negative σ, non-finite weights, ``n_test`` not an integer >= 2.
   """
+  checks.check_finite_params(params)
+  checks.check_sigma(sigma)
+  n_test = checks.check_int(n_test, "n_test", 2, "Monte-Carlo draws")
+  chunk = checks.check_int(chunk, "chunk", 1, "draws per chunk")
+  return _population_loss_mc(params, mixture, sigma, key, n_test=n_test, chunk=chunk)
+
+
+@functools.partial(jax.jit, static_argnames=("n_test", "chunk"))
+def _population_loss_mc(params, mixture, sigma, key, n_test, chunk):
   weights, means, factors = mixture
   d, r = factors.shape[1], factors.shape[2]
 
@@ -220,17 +254,43 @@ def linear_ae_loss(w1: jax.Array, w2: jax.Array, x: jax.Array, sigma, lam_prime)
   return fit + n * sigma**2 * jnp.sum(a**2) + lam_prime * (jnp.sum(w1**2) + jnp.sum(w2**2))
 
 
-def check_blocks(labels, unit_block, p: int) -> tuple[np.ndarray, np.ndarray]:
-  """Validate ``labels (n,)`` and ``unit_block (p,)`` (values in ``-1 … M-1``); return NumPy copies."""
-  labels = np.asarray(labels)
-  unit_block = np.asarray(unit_block)
-  if unit_block.shape != (p,):
-    raise ValueError(f"unit_block must have shape (p,) = ({p},), got {unit_block.shape}.")
-  m = int(labels.max()) + 1
-  if unit_block.min() < -1 or unit_block.max() >= m:
-    raise ValueError(f"unit_block values must lie in -1 … {m - 1} (M={m} clusters), got range "
-                     f"[{unit_block.min()}, {unit_block.max()}].")
+def check_blocks(labels, unit_block, p: int, n: int | None = None, x_shape=None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+  """Validate ``labels (n,)`` (ints taking every value ``0 … M-1``) and ``unit_block (p,)`` (ints in
+  ``-1 … M-1``); return NumPy copies.
+
+  Args:
+    labels: cluster of each sample.
+    unit_block: cluster of each unit (``-1`` = none).
+    p: width (columns of W₁).
+    n: number of samples (default: the length of ``labels``).
+    x_shape: shape of the data, to recognise a transposed x in the message.
+
+  Raises:
+    ValueError: see :func:`dae_theory.checks.check_labels` and
+      :func:`dae_theory.checks.check_unit_block` (a negative label, a gap such as {0, 2, 5}, a float
+      ``unit_block``, a value outside ``-1 … M-1``, a wrong shape).
+  """
+  if n is None:
+    shape = np.shape(labels)
+    n = shape[0] if len(shape) == 1 else -1
+  labels = checks.check_labels(labels, n, x_shape=x_shape)
+  unit_block = checks.check_unit_block(unit_block, p, int(labels.max()) + 1)
   return labels, unit_block
+
+
+def check_net_inputs(params: DAEParams, x, labels, unit_block, sigma=None, lam=None, *,
+                      sigma_positive: bool = False, sigma_why: str = ""):
+  """The checks shared by the functions of params, data and a block assignment (before tracing)."""
+  x = checks.check_data(x, d=params.w1.shape[0], weights="params.w1")
+  checks.check_finite_params(params)
+  labels, unit_block = check_blocks(labels, unit_block, params.width, n=np.shape(x)[0],
+                                    x_shape=np.shape(x))
+  if sigma is not None:
+    checks.check_sigma(sigma, positive=sigma_positive, why=sigma_why)
+  if lam is not None:
+    checks.check_lam(lam)
+  return x, labels, unit_block
 
 
 def decomposed_loss(params: DAEParams, x: jax.Array, labels, unit_block, sigma, lam) -> jax.Array:
@@ -250,8 +310,11 @@ def decomposed_loss(params: DAEParams, x: jax.Array, labels, unit_block, sigma, 
     labels: ``(n,)`` concrete ints (the cluster loop is unrolled in Python).
     unit_block: ``(p,)`` concrete ints, ``-1`` for unassigned units.
     sigma, lam: σ and λ of Eq. 6.
+
+  Raises:
+    ValueError: bad x, labels or unit_block (:func:`check_blocks`), NaN/inf or negative σ or λ.
   """
-  labels, unit_block = check_blocks(labels, unit_block, params.width)
+  x, labels, unit_block = check_net_inputs(params, x, labels, unit_block, sigma, lam)
   n = x.shape[0]
   w1, w2 = params.w1, params.decoder
   total = 0.0
@@ -264,7 +327,13 @@ def decomposed_loss(params: DAEParams, x: jax.Array, labels, unit_block, sigma, 
 
 
 def block_masks(labels, unit_block) -> jax.Array:
-  """``(n, p)`` float mask: 1 where unit j belongs to the block of sample i's cluster."""
+  """``(n, p)`` float mask: 1 where unit j belongs to the block of sample i's cluster.
+
+  Concrete arguments are validated (:func:`check_blocks`: a label −1 would match the unassigned
+  units); traced ones are not.
+  """
+  if not checks.is_traced(labels, unit_block):
+    check_blocks(labels, unit_block, np.shape(unit_block)[0] if np.ndim(unit_block) == 1 else -1)
   labels = jnp.asarray(labels)
   unit_block = jnp.asarray(unit_block)
   return (labels[:, None] == unit_block[None, :]).astype(jnp.result_type(float))
@@ -287,9 +356,13 @@ def surrogate_per_sample(params: DAEParams, x: jax.Array, labels, unit_block, si
 
   Returns:
     ``(n,)``.
+
+  Raises:
+    ValueError: bad x, labels or unit_block (:func:`check_blocks`), NaN/inf or negative σ.
   """
+  x, labels, unit_block = check_net_inputs(params, x, labels, unit_block, sigma)
+  m = int(labels.max()) + 1
   labels = jnp.asarray(labels)
-  m = int(np.max(np.asarray(labels))) + 1
   masks = (jnp.arange(m)[:, None] == jnp.asarray(unit_block)[None, :]).astype(x.dtype)  # (M, p)
   a = jnp.einsum("ip,kp,jp->kij", params.decoder, masks, params.w1)  # (M, d, d)
   a_i = a[labels]
@@ -346,12 +419,19 @@ def crosstalk_bound(params: DAEParams, x: jax.Array, labels, unit_block, sigma) 
     params: DAE weights.
     x: ``(n, d)``.
     labels: ``(n,)``; unit_block: ``(p,)``.
-    sigma: σ > 0.
+    sigma: σ > 0 (at σ = 0 the formula would return 0 whatever the cross-talk: refused).
 
   Returns:
     CrosstalkBound.
+
+  Raises:
+    ValueError: σ ≤ 0 or not finite; bad x, labels or unit_block (:func:`check_blocks`); non-finite
+      weights.
   """
-  labels, unit_block = check_blocks(labels, unit_block, params.width)
+  x, labels, unit_block = check_net_inputs(
+      params, x, labels, unit_block, sigma, sigma_positive=True,
+      sigma_why="the bound's margins t_j divide by sigma*||w_j||; at sigma = 0 it would read 0 "
+                "whatever the cross-talk")
   m = x @ params.w1  # (n, p)
   s = sigma * jnp.linalg.norm(params.w1, axis=0)  # (p,)
   inblock = block_masks(labels, unit_block).astype(bool)
@@ -386,8 +466,15 @@ class CrosstalkGap(NamedTuple):
 def crosstalk_gap_mc(params: DAEParams, x: jax.Array, labels, unit_block, sigma, key: jax.Array,
                      n_mc: int, chunk: int = 1000) -> CrosstalkGap:
   """Monte-Carlo gap between the ReLU loss and its gated-linear surrogate on the same noise draws
-  (common random numbers, so the difference has a small variance). Jitted; ``n_mc``/``chunk`` static."""
-  labels, unit_block = check_blocks(labels, unit_block, params.width)
+  (common random numbers, so the difference has a small variance). Jitted; ``n_mc``/``chunk`` static.
+
+  Raises:
+    ValueError: bad x, labels or unit_block (:func:`check_blocks`), NaN/inf or negative σ, ``n_mc``
+      not an integer >= 2.
+  """
+  x, labels, unit_block = check_net_inputs(params, x, labels, unit_block, sigma)
+  n_mc = checks.check_int(n_mc, "n_mc", 2, "Monte-Carlo draws")
+  chunk = checks.check_int(chunk, "chunk", 1, "draws per chunk")
   return _crosstalk_gap_mc(params, x, block_masks(labels, unit_block).astype(x.dtype), sigma, key,
                            n_mc=n_mc, chunk=chunk)
 

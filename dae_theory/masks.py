@@ -6,6 +6,10 @@ against the block assignment, the clean margins, the chance that noise flips a g
 perturbation that can flip one, and the balanced-activation slack of each cluster.
 
 Shapes: ``x (n, d)`` rows are samples, ``labels (n,)``, ``unit_block (p,)`` (``-1`` = no cluster).
+
+Every function validates its concrete inputs first (:mod:`dae_theory.checks`; ``ValueError`` naming the
+argument, the value and the rule): x finite ``(n, d)`` matching W₁, labels ints taking every value
+``0 … M-1``, ``unit_block`` ints in ``-1 … M-1``, σ > 0 where the result divides by it.
 """
 
 from __future__ import annotations
@@ -17,8 +21,12 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.stats import norm
 
-from dae_theory.loss import block_masks, check_blocks
+from dae_theory import checks
+from dae_theory.loss import block_masks, check_net_inputs
 from dae_theory.model import DAEParams, gates
+
+_SIGMA_WHY = ("the margins are in units of the noise std sigma*||w_j||; at sigma = 0 every flip "
+              "probability would read 0 and every margin +inf whatever the weights")
 
 
 class Pattern(NamedTuple):
@@ -40,8 +48,12 @@ class Pattern(NamedTuple):
 
 
 def activation_pattern(params: DAEParams, x: jax.Array, labels, unit_block) -> Pattern:
-  """Compare the gates 1[W₁ᵀx_i > 0] with the block assignment (in-block on, off-block off)."""
-  labels, unit_block = check_blocks(labels, unit_block, params.width)
+  """Compare the gates 1[W₁ᵀx_i > 0] with the block assignment (in-block on, off-block off).
+
+  Raises:
+    ValueError: bad x, labels or unit_block (:func:`dae_theory.loss.check_blocks`).
+  """
+  x, labels, unit_block = check_net_inputs(params, x, labels, unit_block)
   on = gates(params, x)
   expected = block_masks(labels, unit_block).astype(bool)
   return Pattern(on=on, expected=expected, agree=jnp.all(on == expected, 1),
@@ -52,8 +64,11 @@ def signed_margins(params: DAEParams, x: jax.Array, labels, unit_block) -> jax.A
   r"""Clean signed margins ``(n, p)``: w_jᵀx_i for in-block units, −w_jᵀx_i for off-block units.
 
   Positive means the gate agrees with the block assignment. (THEORY §5, clean margin t_j s_j.)
+
+  Raises:
+    ValueError: bad x, labels or unit_block (:func:`dae_theory.loss.check_blocks`).
   """
-  labels, unit_block = check_blocks(labels, unit_block, params.width)
+  x, labels, unit_block = check_net_inputs(params, x, labels, unit_block)
   pre = x @ params.w1
   return jnp.where(block_masks(labels, unit_block).astype(bool), pre, -pre)
 
@@ -62,7 +77,12 @@ def normalized_margins(params: DAEParams, x: jax.Array, labels, unit_block, sigm
   r"""t_ij = (signed margin) / (σ‖w_j‖): the margin in units of the noise's std on unit j ``(n, p)``.
 
   Units with a zero column get +inf (their gate never fires, noise or not).
+
+  Raises:
+    ValueError: σ ≤ 0 or not finite (at σ = 0 every margin would be ±inf); bad x, labels or
+      unit_block.
   """
+  checks.check_sigma(sigma, positive=True, why=_SIGMA_WHY)
   s = sigma * jnp.linalg.norm(params.w1, axis=0)
   m = signed_margins(params, x, labels, unit_block)
   live = (s > 0)[None, :]
@@ -93,7 +113,13 @@ class FlipProbabilities(NamedTuple):
 
 def flip_probabilities(params: DAEParams, x: jax.Array, labels, unit_block, sigma
                        ) -> FlipProbabilities:
-  """Per-unit flip probabilities Φ(−t) and two-sided bounds on the chance that any gate flips."""
+  """Per-unit flip probabilities Φ(−t) and two-sided bounds on the chance that any gate flips.
+
+  Raises:
+    ValueError: σ ≤ 0 or not finite (at σ = 0 every probability would read 0); bad x, labels or
+      unit_block.
+  """
+  checks.check_sigma(sigma, positive=True, why=_SIGMA_WHY)
   t = normalized_margins(params, x, labels, unit_block, sigma)
   q = norm.cdf(-t)
   return FlipProbabilities(q, jnp.max(q, 1), jnp.minimum(1.0, jnp.sum(q, 1)))
@@ -120,7 +146,19 @@ class StabilityRadius(NamedTuple):
 
 
 def stability_radius(params: DAEParams, x: jax.Array) -> StabilityRadius:
-  """δ* of the clean gate pattern of ``x`` under perturbations of W₁ (THEORY §5)."""
+  """δ* of the clean gate pattern of ``x`` under perturbations of W₁ (THEORY §5).
+
+  Raises:
+    ValueError: bad x (see :func:`dae_theory.checks.check_data`), an all-zero row of x (its gates are
+      0 for every W₁: δ* divides by ‖x_i‖), non-finite weights, or no live unit.
+  """
+  x = checks.check_data(x, d=params.w1.shape[0], weights="params.w1")
+  checks.check_finite_params(params)
+  checks.nonzero_rows(x, why="the stability radius divides by ||x_i|| (a zero input has every "
+                      "pre-activation 0 for any W1, so no radius exists)")
+  if not np.any(np.linalg.norm(np.asarray(params.w1), axis=0) > 0):
+    raise ValueError("params.w1 has no non-zero column: every unit is dead, the stability radius of "
+                     "an all-dead net is undefined.")
   ratio = np.abs(np.asarray(x @ params.w1)) / np.linalg.norm(np.asarray(x), axis=1, keepdims=True)
   live = np.linalg.norm(np.asarray(params.w1), axis=0) > 0
   ratio = np.where(live[None, :], ratio, np.inf)
@@ -131,7 +169,9 @@ def stability_radius(params: DAEParams, x: jax.Array) -> StabilityRadius:
 def flipping_perturbation(params: DAEParams, x: jax.Array, factor: float) -> jax.Array:
   r"""The rank-one ΔW₁ of norm ``factor`` · δ* that moves the tightest pre-activation w_jᵀx_i to
   (1 − factor)·w_jᵀx_i: for ``factor`` > 1 it changes that gate's sign. ``(d, p)``."""
+  checks.check_scalar(factor, "factor", strict=True, why="a multiple of the stability radius")
   r = stability_radius(params, x)
+  x = checks.check_data(x)
   xi = x[r.sample]
   pre = xi @ params.w1[:, r.unit]
   col = -factor * pre / jnp.sum(xi**2) * xi
@@ -147,8 +187,13 @@ def balanced_slack(params: DAEParams, x: jax.Array, labels, unit_block) -> jax.A
   which Eq. 8 with the constant-first-column O_k is a stationary point of the ReLU loss (for the
   construction w_jᵀx = D₁/√p_k·u₁ᵀx + Σ_{i≥2} D_i O_{j,i} u_iᵀx, so the sign is that of "first term
   minus the rest"). +inf for a cluster with no block.
+
+  Raises:
+    ValueError: bad x, labels or unit_block (:func:`dae_theory.loss.check_blocks`), or an all-zero
+      row of x (its cosine is undefined).
   """
-  labels, unit_block = check_blocks(labels, unit_block, params.width)
+  x, labels, unit_block = check_net_inputs(params, x, labels, unit_block)
+  checks.nonzero_rows(x, why="the slack is a cosine to x_i")
   xn = x / jnp.linalg.norm(x, axis=1, keepdims=True)
   wn = params.w1 / jnp.maximum(jnp.linalg.norm(params.w1, axis=0, keepdims=True), 1e-300)
   cos = xn @ wn  # (n, p)

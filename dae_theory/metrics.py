@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from dae_theory import checks
 from dae_theory.model import DAEParams
 
 
@@ -103,9 +104,14 @@ def column_sample_cosine(w: jax.Array, x: jax.Array) -> tuple[jax.Array, jax.Arr
 
 
 def cluster_bases(x: jax.Array, labels, rank: int) -> list[jax.Array]:
-  """Orthonormal bases ``(d, rank)`` of each cluster's top uncentred principal subspace."""
-  x = jnp.asarray(x)
-  labels = np.asarray(labels)
+  """Orthonormal bases ``(d, rank)`` of each cluster's top uncentred principal subspace.
+
+  Raises:
+    ValueError: bad x or labels (:func:`dae_theory.data.check_labels` rules), ``rank`` not an int >= 1.
+  """
+  x = jnp.asarray(checks.check_data(x))
+  labels = checks.check_labels(labels, x.shape[0], x_shape=x.shape)
+  rank = checks.check_int(rank, "rank", 1, "subspace dimension")
   out = []
   for k in range(int(labels.max()) + 1):
     _, _, vt = jnp.linalg.svd(x[labels == k], full_matrices=False)
@@ -182,8 +188,17 @@ def learned_allocation(params: DAEParams, x: jax.Array, labels, min_fraction: fl
 
   Returns:
     ``(p,)`` int NumPy array, the unit → cluster map.
+
+  Raises:
+    ValueError: bad x or labels (:func:`dae_theory.data.check_labels` rules), ``min_fraction`` not in
+      [0, 1], ``rel_norm`` negative.
   """
-  labels = np.asarray(labels)
+  x = checks.check_data(x, d=params.w1.shape[0], weights="params.w1")
+  labels = checks.check_labels(labels, np.shape(x)[0], x_shape=np.shape(x))
+  checks.check_scalar(min_fraction, "min_fraction", why="a fraction of a cluster's points")
+  if min_fraction > 1:
+    raise ValueError(f"min_fraction must be in [0, 1], got {min_fraction}.")
+  checks.check_scalar(rel_norm, "rel_norm", why="a fraction of the largest column norm")
   m = int(labels.max()) + 1
   fire = np.asarray(x @ params.w1 > 0, np.float64)  # (n, p)
   frac = np.stack([fire[labels == k].mean(0) for k in range(m)])  # (M, p)
