@@ -73,8 +73,11 @@ def test_distilling_the_empirical_optimum_on_noisy_training_inputs_gives_the_gau
 
 
 def test_mixture_denoiser_matches_monte_carlo_posterior_means(x64):
-  """Importance sampling from the prior with 4e5 draws (effective sample sizes > 5000 at sigma = 0.8):
-  agreement to 0.02 in every coordinate (measured max 0.006)."""
+  """Importance sampling from the prior with 4e5 draws at sigma = 0.8. Measured over the OpenBLAS
+  kernels (which change the generated mixture): effective sample sizes >= 39,000, max error 0.0039
+  (Haswell), 0.0044 (SkylakeX), 0.0098 (Prescott). The Monte-Carlo standard error is about the
+  posterior spread (< 0.7) over sqrt(ESS), <= 0.0035 at ESS 39,000, so 0.03 is about 8 standard errors
+  while a wrong posterior mean (off by O(0.1) or more) fails; ESS > 5000 guards that precondition."""
   mix = data.gaussian_mixture_params(jax.random.key(1), 3, 3, 2, 2.0, 0.7, orthogonal_to_means=False)
   mix = jax.tree.map(lambda v: jnp.asarray(v, jnp.float64), mix)
   y = jnp.asarray(np.random.default_rng(7).normal(size=(5, 3)) * 1.5)
@@ -82,7 +85,7 @@ def test_mixture_denoiser_matches_monte_carlo_posterior_means(x64):
   got = reference.mixture_denoiser(mix)(y, jnp.full((5,), sigma))
   mc, ess = reference.posterior_mean_mc(mix, y, sigma, jax.random.key(2), 400_000)
   assert ess.min() > 5000, ess
-  np.testing.assert_allclose(got, mc, atol=0.02)
+  np.testing.assert_allclose(got, mc, atol=0.03)
 
 
 def test_lenses_on_known_denoisers(x64):

@@ -158,8 +158,12 @@ def test_sharded_over_four_host_devices_equals_one_device(tmp_path):
                     learning_rates=(1e-2,))
   one = sweep.run_sweep(x, grid.configs(), steps=60, batch_size=8, chunk_size=8, log_every=10,
                         log=None)
-  # Measured: identical; rtol 1e-5 (float32) allows another reduction order on another partition.
-  np.testing.assert_allclose(four["w1"], one.w1, rtol=1e-5, atol=1e-7)
+  # Measured identical here, but bitwise equality across partitions is not guaranteed (on the phase
+  # smoke grid two devices gave max|dW| = 1.6e-7 of max|W|). Per config, float32 round-off of another
+  # reduction order (u = 6e-8 relative per step) over 60 smooth Adam steps stays far below 1e-5 of
+  # max|W|, while a wrong shard (another config's weights) is off by O(1).
+  diff = np.abs(four["w1"] - one.w1).max(axis=(1, 2))
+  assert np.all(diff <= 1e-5 * np.abs(one.w1).max(axis=(1, 2))), diff
   np.testing.assert_array_equal(four["status"], one.status)
 
 
