@@ -167,6 +167,11 @@ def main_with_config(config_cls, default_workdir: str, body) -> None:
       check_workdir(cfg, workdir)
     except ValueError as err:
       raise app.UsageError(str(err)) from None
+    # Start JAX's backends before announcing the run: its plugin discovery has bare `except:`
+    # clauses that would swallow a Ctrl-C landing there, so the interruptible part starts after it.
+    import jax
+
+    jax.devices()
     signal.signal(signal.SIGTERM, _on_sigterm)
     print(f"{_program()}: writing the run record to {workdir}/", file=sys.stderr,
           flush=True)

@@ -237,23 +237,36 @@ def _wait_for(predicate, proc, timeout=240):
 
 def test_sigint_during_a_sim_says_nothing_partial_is_saved_and_exits_130(tmp_path):
   workdir = tmp_path / "w"
-  proc = subprocess.Popen([sys.executable, "-m", "sims.theory_demo", "--smoke", "--workdir",
-                           str(workdir)], cwd=ROOT, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True)
+  # 10^6 steps: the run cannot end on its own before the signal, however fast or loaded the machine.
+  args = ["--smoke", "--steps=1000000", "--workdir", str(workdir)]
+  proc = subprocess.Popen([sys.executable, "-m", "sims.theory_demo", *args], cwd=ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
   started = proc.stderr.readline()  # the line main_with_config prints as the run starts
   assert "sims.theory_demo: writing the run record to" in started, started
-  time.sleep(0.5)
+  time.sleep(1.0)
+  assert proc.poll() is None, "the run ended before the signal could be sent"
   proc.send_signal(signal.SIGINT)
-  _, err = proc.communicate(timeout=120)
+  try:
+    try:
+      _, err = proc.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+      # A Ctrl-C that lands inside a library's bare `except:` is lost (as it would be for a user,
+      # who presses it again); seen once in CI. The second one must then be handled as the first.
+      proc.send_signal(signal.SIGINT)
+      _, err = proc.communicate(timeout=60)
+  finally:
+    if proc.poll() is None:
+      proc.kill()
   assert proc.returncode == 130, err
   assert "Traceback" not in err, err
   assert ("Stopped by SIGINT (Ctrl-C): nothing partial is saved; rerun the command:\n"
-          f"  python -m sims.theory_demo --smoke --workdir {workdir}") in err, err
+          f"  python -m sims.theory_demo --smoke --steps=1000000 --workdir {workdir}") in err, err
   assert not (workdir / "meta.json").exists()
 
 
 def test_sigterm_mid_sweep_leaves_a_resumable_workdir_and_exits_143(tmp_path):
-  args = ["--smoke", "--widths=2,4", "--sample_sizes=4,8,16,32", "--chunk_size=1", "--steps=300"]
+  # 3000 steps per one-config chunk: each chunk takes long enough that the signal lands mid-run.
+  args = ["--smoke", "--widths=2,4", "--sample_sizes=4,8,16,32", "--chunk_size=1", "--steps=3000"]
   workdir = tmp_path / "w"
   cmd = [sys.executable, "-m", "sims.phase_diagram", *args, "--workdir", str(workdir)]
   proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -261,7 +274,17 @@ def test_sigterm_mid_sweep_leaves_a_resumable_workdir_and_exits_143(tmp_path):
   chunk_dir = workdir / "chunks"
   _wait_for(lambda: chunk_dir.exists() and any(chunk_dir.glob("*.npz")), proc)
   proc.send_signal(signal.SIGTERM)
-  _, err = proc.communicate(timeout=120)
+  try:
+    try:
+      _, err = proc.communicate(timeout=8)
+    except subprocess.TimeoutExpired:
+      # A signal that lands inside a library's bare `except:` is lost (see the SIGINT test); the
+      # second one must be handled as the first.
+      proc.send_signal(signal.SIGTERM)
+      _, err = proc.communicate(timeout=120)
+  finally:
+    if proc.poll() is None:
+      proc.kill()
   assert proc.returncode == 143, err
   assert "Traceback" not in err, err
   assert "Stopped by SIGTERM: " in err and "finished sweep chunk(s) are saved in" in err, err
