@@ -167,8 +167,9 @@ def main_with_config(config_cls, default_workdir: str, body) -> None:
       check_workdir(cfg, workdir)
     except ValueError as err:
       raise app.UsageError(str(err)) from None
-    # Start JAX's backends before announcing the run: its plugin discovery has bare `except:`
-    # clauses that would swallow a Ctrl-C landing there, so the interruptible part starts after it.
+    # Start JAX's backends before announcing the run: JAX's start-up has bare `except:` clauses
+    # (e.g. xla_bridge's plugin initialization) that can swallow a Ctrl-C landing there. A CI run
+    # once lost a SIGINT sent 0.5 s after the announcement, most likely there (not proven).
     import jax
 
     jax.devices()
