@@ -63,8 +63,16 @@ def outcomes(junit_path: str) -> dict[str, str]:
   return result
 
 
-def run_suite(kernel: str, paths: list[str], workers: int, tmp: str) -> tuple[str, dict[str, str]]:
-  """Run pytest on ``paths`` with ``OPENBLAS_CORETYPE=kernel``; returns (effective kernel, outcomes)."""
+def durations(junit_path: str) -> dict[str, float]:
+  """``{test id: seconds}`` from a pytest JUnit XML file."""
+  return {f"{case.get('classname')}::{case.get('name')}": float(case.get("time") or 0.0)
+          for case in ET.parse(junit_path).getroot().iter("testcase")}
+
+
+def run_suite(kernel: str, paths: list[str], workers: int, tmp: str
+              ) -> tuple[str, dict[str, str], dict[str, float]]:
+  """Run pytest on ``paths`` with ``OPENBLAS_CORETYPE=kernel``; returns (effective kernel, outcomes,
+  durations)."""
   env = dict(os.environ, OPENBLAS_CORETYPE=kernel)
   junit = os.path.join(tmp, f"junit-{kernel}.xml")
   cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}"]
@@ -73,7 +81,7 @@ def run_suite(kernel: str, paths: list[str], workers: int, tmp: str) -> tuple[st
   subprocess.run(cmd + paths, env=env)
   if not os.path.exists(junit):
     raise RuntimeError(f"pytest under OPENBLAS_CORETYPE={kernel} wrote no report ({junit}).")
-  return effective_kernel(env), outcomes(junit)
+  return effective_kernel(env), outcomes(junit), durations(junit)
 
 
 def compare(per_kernel: dict[str, dict[str, str]]) -> list[tuple[str, dict[str, str]]]:
@@ -103,11 +111,11 @@ if __name__ == "__main__":
       raise app.UsageError(f"--kernels: unknown {unknown}; known: {list(KERNELS)}")
     if F.workers < 1:
       raise app.UsageError(f"--workers must be >= 1, got {F.workers}")
-    per_kernel, effective = {}, {}
+    per_kernel, effective, times = {}, {}, {}
     with tempfile.TemporaryDirectory() as tmp:
       for k in kernels:
         print(f"== OPENBLAS_CORETYPE={k}", flush=True)
-        effective[k], per_kernel[k] = run_suite(k, paths, F.workers, tmp)
+        effective[k], per_kernel[k], times[k] = run_suite(k, paths, F.workers, tmp)
     print("\nkernel      effective   tests  passed  failed  error  skipped")
     for k in kernels:
       res = list(per_kernel[k].values())
@@ -124,7 +132,7 @@ if __name__ == "__main__":
       os.makedirs(os.path.dirname(os.path.abspath(F.json)), exist_ok=True)
       with open(F.json, "w") as f:
         json.dump({"paths": paths, "effective": effective, "outcomes": per_kernel,
-                   "differ": [name for name, _ in rows]}, f, indent=2)
+                   "differ": [name for name, _ in rows], "durations_s": times}, f, indent=2)
     sys.exit(1 if rows else 0)
 
   app.run(main)

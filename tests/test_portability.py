@@ -19,6 +19,7 @@ def test_outcomes_are_read_from_the_junit_report(tmp_path):
   assert portability.outcomes(str(path)) == {
       "tests.test_a::test_ok": "passed", "tests.test_a::test_bad": "failed",
       "tests.test_b::test_skip": "skipped", "tests.test_b::test_err": "error"}
+  assert portability.durations(str(path))["tests.test_a::test_ok"] == 0.1
 
 
 def test_compare_flags_differences_and_failures_only():
