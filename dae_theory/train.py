@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from dae_theory import checks
 from dae_theory import loss as loss_lib
 from dae_theory.model import DAEParams, init_params
 
@@ -200,14 +201,15 @@ def train_dae(key: jax.Array, x: jax.Array, width: int, sigma: float, lam: float
   if x.ndim != 2:
     raise ValueError(f"x must have shape (n, d), got {x.shape}.")
   _require_finite("x", x)
+  # shape, dtype (integer data cast to float explicitly, float16 refused) as in the theory core
+  x = jnp.asarray(checks.check_data(x))
   n, d = x.shape
+  steps = checks.check_int(steps, "steps", 1, "optimizer steps")
   for name, val in (("sigma", sigma), ("learning_rate", learning_rate)):
     if not np.isfinite(val) or val <= 0:
       raise ValueError(f"{name} must be finite and > 0, got {val!r}.")
   if not np.isfinite(lam) or lam < 0:
     raise ValueError(f"lam must be finite and >= 0, got {lam!r}.")
-  if steps < 1:
-    raise ValueError(f"steps must be >= 1, got {steps}.")
   batch_size = n if batch_size is None else int(batch_size)
   if not 1 <= batch_size <= n:
     raise ValueError(f"batch_size must lie in 1 … n={n}, got {batch_size}.")
@@ -216,8 +218,7 @@ def train_dae(key: jax.Array, x: jax.Array, width: int, sigma: float, lam: float
     gate = jnp.asarray(gate, x.dtype)
     _require_finite("gate", gate)
   if params is None:
-    if width < 1:
-      raise ValueError(f"width must be >= 1, got {width}.")
+    width = checks.check_int(width, "width", 1, "a number of units")
     params = init_params(jax.random.fold_in(key, 0), d, width, tied, init_scale, x.dtype)
   elif params.w1.shape[0] != d:
     raise ValueError(f"params.w1 has d={params.w1.shape[0]} rows but x has d={d}.")

@@ -35,13 +35,19 @@ def save(fig, out_dir: str, name: str) -> list[str]:
 
 def load_run(workdir: str, producer: str) -> tuple[dict, dict]:
   """(config, arrays) of a finished run, or a clear error naming the command that produces it."""
+  from dae_theory import io
+
   meta = os.path.join(workdir, "meta.json")
   if not os.path.exists(meta):
     raise FileNotFoundError(
         f"no finished run in {workdir!r} (meta.json missing). Produce it first with: "
         f"python -m {producer} --workdir {workdir}")
-  with open(os.path.join(workdir, "config.json")) as f:
-    config = json.load(f)
+  config = io.finished_config(workdir)
+  if config is None:
+    raise FileNotFoundError(
+        f"the run record in {workdir!r} is not complete: a file listed in its meta.json is missing "
+        f"or changed since it was written (or it predates checksums). Rerun: python -m {producer} "
+        f"--workdir {workdir}")
   with np.load(os.path.join(workdir, "results.npz")) as z:
     arrays = {k: z[k] for k in z.files}
   return config, arrays

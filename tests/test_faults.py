@@ -84,6 +84,10 @@ def test_a_record_whose_files_changed_or_predate_checksums_is_not_finished(tmp_p
   assert io.finished_config(str(tmp_path)) == {"steps": 10, "lam": 1e-4}
   np.savez(tmp_path / "results.npz", a=np.ones(3))  # results swapped under the same meta.json
   assert io.finished_config(str(tmp_path)) is None
+  from figures import style  # a figure script drawn alone refuses it too
+
+  with pytest.raises(FileNotFoundError, match="is not complete: a file listed in its meta.json"):
+    style.load_run(str(tmp_path), "sims.fake")
   # A record written config first by older code (meta.json without checksums) is rerun, not reused.
   io.write_json(str(tmp_path / "meta.json"), {"axes": {}})
   assert io.finished_config(str(tmp_path)) is None
@@ -297,3 +301,16 @@ def test_sigterm_mid_sweep_leaves_a_resumable_workdir_and_exits_143(tmp_path):
   assert io.finished_config(str(workdir)) is not None
   # the chunks finished before SIGTERM were reused, not recomputed
   assert {n: (chunk_dir / n).stat().st_mtime_ns for n in saved} == saved
+
+
+def test_phase_diagram_reports_a_finite_blow_up_and_leaves_it_out_of_the_boundary(tmp_path):
+  """The issue's case: `--smoke --learning_rate 1e6` ended with loss ~1e26, status -1, "diverged: 0"
+  and still printed a boundary. Now every config is flagged and the boundary says so."""
+  out = subprocess.run([sys.executable, "-m", "sims.phase_diagram", "--smoke", "--learning_rate=1e6",
+                        "--workdir", str(tmp_path / "w")], cwd=ROOT, capture_output=True,
+                       text=True, timeout=300)
+  assert out.returncode == 0, out.stderr
+  assert "4 of 4 configs diverged" in out.stdout and "excluded from the boundary" in out.stdout, (
+      out.stdout)
+  status = np.load(tmp_path / "w" / "results.npz")["status"]
+  assert np.all(status >= 0), status
