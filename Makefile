@@ -15,8 +15,8 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m sims.theory_demo --workdir runs/theory_demo
-	$(PY) -m sims.verify_theory --workdir runs/verify_theory
+	$(PY) -m sims.theory_demo --workdir runs/theory_demo --replace
+	$(PY) -m sims.verify_theory --workdir runs/verify_theory --replace
 	$(PY) -m figures.make_all --workdir runs --out figures
 
 figures: $(STAMP)

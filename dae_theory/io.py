@@ -232,3 +232,15 @@ def check_output_dir(path: str, what: str = "--workdir") -> None:
     reason = os.strerror(err.errno) if err.errno else str(err)
     raise ValueError(f"{what}={path}: cannot write in {probe} ({reason}); give another {what} or "
                      "fix its permissions.") from None
+
+
+def move_aside(run_dir: str) -> str:
+  """Rename ``run_dir`` to ``<run>.previous``, or to the first free ``<run>.previous-<k>``
+  (k = 2, 3, …), so that earlier backups are never overwritten; returns the new path."""
+  base = run_dir.rstrip(os.sep) + ".previous"
+  k, path = 1, base
+  while os.path.lexists(path):
+    k += 1
+    path = f"{base}-{k}"
+  os.rename(run_dir, path)
+  return path

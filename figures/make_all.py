@@ -38,17 +38,6 @@ def _saved_config_matches(workdir: str, cfg) -> bool:
   return io.finished_config(workdir) == io.to_jsonable(cfg)
 
 
-def _backup_path(run_dir: str) -> str:
-  """``<run>.previous``, or the first free ``<run>.previous-<k>`` (k = 2, 3, …)."""
-  base = run_dir.rstrip(os.sep) + ".previous"
-  k = 1
-  path = base
-  while os.path.lexists(path):
-    k += 1
-    path = f"{base}-{k}"
-  return path
-
-
 def _run_dir(workdir: str, name: str) -> str:
   return os.path.join(workdir, SIMS[name].split(".")[-1])
 
@@ -86,9 +75,8 @@ def ensure_run(name: str, workdir: str, smoke: bool, force: bool = False, log=pr
     # it (the phase sweep would refuse a workdir holding another sweep) or overwriting it file by
     # file. A run of this config cut short stays and is rerun in place (the phase sweep resumes
     # from its chunks); so does an unfinished sweep (no config.json yet).
-    backup = _backup_path(run_dir)
+    backup = io.move_aside(run_dir)
     older = backup != run_dir.rstrip(os.sep) + ".previous"
-    os.rename(run_dir, backup)
     log(f"[{name}] moved the earlier run to {backup}"
         + (" (older backups beside it are kept)" if older else ""))
   t = time.time()

@@ -41,6 +41,8 @@ def define_config_flags(config_cls) -> None:
     else:
       raise TypeError(f"unsupported config field type {kind} for {f.name}")
   flags.DEFINE_string("workdir", None, "output folder (config.json, meta.json, results.npz)")
+  flags.DEFINE_bool("replace", False, "if --workdir holds a run of another config, move it aside to "
+                    "<workdir>.previous (or .previous-2, ...) instead of refusing")
   flags.DEFINE_bool("smoke", False, "tiny configuration for a fast end-to-end check")
 
 
@@ -104,7 +106,8 @@ def check_workdir(cfg, workdir: str) -> None:
     shown = "; ".join(diff[:8]) + (f"; and {len(diff) - 8} more" if len(diff) > 8 else "")
     raise ValueError(
         f"--workdir={workdir} holds {state} of another config ({shown}). Rerunning would "
-        f"overwrite it: give another --workdir, or delete {workdir} first.")
+        f"overwrite it: give another --workdir, delete {workdir} first, or pass --replace to move "
+        "it aside.")
 
 
 class _Terminated(BaseException):
@@ -164,7 +167,16 @@ def main_with_config(config_cls, default_workdir: str, body) -> None:
       workdir = flags.FLAGS.workdir
       if workdir is None:
         workdir = default_workdir
-      check_workdir(cfg, workdir)
+      try:
+        check_workdir(cfg, workdir)
+      except ValueError:
+        if not (flags.FLAGS.replace and os.path.isdir(workdir)):
+          raise
+        from dae_theory import io
+
+        print(f"{_program()}: --replace: moved the earlier run to {io.move_aside(workdir)}",
+              file=sys.stderr, flush=True)
+        check_workdir(cfg, workdir)
     except ValueError as err:
       raise app.UsageError(str(err)) from None
     # Start JAX's backends before announcing the run: JAX's start-up has bare `except:` clauses

@@ -227,9 +227,25 @@ def test_a_workdir_holding_another_config_is_refused(tmp_path, sim):
   out = _cli(f"sims.{sim}", "--smoke", "--workdir", str(tmp_path))
   assert out.returncode == 1, out.stderr
   assert (f"--workdir={tmp_path} holds a finished run of another config (seed: saved 5, now 0). "
-          f"Rerunning would overwrite it: give another --workdir, or delete {tmp_path} first."
-          in out.stderr), out.stderr
+          f"Rerunning would overwrite it: give another --workdir, delete {tmp_path} first, or pass "
+          "--replace to move it aside." in out.stderr), out.stderr
   assert {p: (tmp_path / p).read_bytes() for p in os.listdir(tmp_path)} == before
+
+
+def test_replace_moves_a_run_of_another_config_aside_and_keeps_it(tmp_path):
+  """`make demo` passes --replace: after a Config default changes, the old run is kept as
+  <workdir>.previous (never deleted) and the new one is written."""
+  from sims import theory_demo
+
+  workdir = tmp_path / "w"
+  saved = dataclasses.replace(theory_demo.Config.smoke(), seed=5)
+  io.write_run(str(workdir), saved, {"a": np.zeros(1)}, time.time(), extra={"mine.txt": "keep"})
+  out = _cli("sims.theory_demo", "--smoke", "--replace", "--workdir", str(workdir))
+  assert out.returncode == 0, out.stderr
+  assert f"--replace: moved the earlier run to {workdir}.previous" in out.stderr, out.stderr
+  assert (tmp_path / "w.previous" / "mine.txt").read_text() == "keep"
+  assert io.finished_config(str(tmp_path / "w.previous"))["seed"] == 5
+  assert io.finished_config(str(workdir)) == io.to_jsonable(theory_demo.Config.smoke())
 
 
 def _wait_for(predicate, proc, timeout=240):
