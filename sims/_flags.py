@@ -180,8 +180,9 @@ def main_with_config(config_cls, default_workdir: str, body) -> None:
     except ValueError as err:
       raise app.UsageError(str(err)) from None
     # Start JAX's backends before announcing the run: JAX's start-up has bare `except:` clauses
-    # (e.g. xla_bridge's plugin initialization) that can swallow a Ctrl-C landing there. A CI run
-    # once lost a SIGINT sent 0.5 s after the announcement, most likely there (not proven).
+    # (e.g. xla_bridge's plugin initialization) that can swallow a Ctrl-C landing there. Python acts
+    # on a signal only between bytecodes, so one arriving during a compiled call (a training scan)
+    # is acted on when the call returns; rarely one is never acted on (seen twice in tests).
     import jax
 
     jax.devices()

@@ -256,31 +256,37 @@ def _wait_for(predicate, proc, timeout=240):
 
 
 def test_sigint_during_a_sim_says_nothing_partial_is_saved_and_exits_130(tmp_path):
-  workdir = tmp_path / "w"
-  # 10^6 steps: the run cannot end on its own before the signal, however fast or loaded the machine.
-  args = ["--smoke", "--steps=1000000", "--workdir", str(workdir)]
-  proc = subprocess.Popen([sys.executable, "-m", "sims.theory_demo", *args], cwd=ROOT,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-  started = proc.stderr.readline()  # the line main_with_config prints as the run starts
-  assert "sims.theory_demo: writing the run record to" in started, started
-  time.sleep(1.0)
-  assert proc.poll() is None, "the run ended before the signal could be sent"
-  proc.send_signal(signal.SIGINT)
-  try:
+  """Ctrl-C mid-run: the message and exit status 130, no traceback, no record.
+
+  Python acts on a signal only between bytecodes, so a Ctrl-C during one compiled call (a whole
+  training scan) is acted on when that call returns; and twice (once in CI, once under the
+  Prescott kernels) a SIGINT was never acted on at all, most likely swallowed inside a library. So
+  each attempt uses the short smoke run (several compiled calls of 300 steps), and up to 3 attempts
+  are made; every attempt must end cleanly (130 with the message, or 0 with no traceback)."""
+  cmd_args = ["--smoke"]
+  for attempt in range(3):
+    workdir = tmp_path / f"w{attempt}"
+    args = [*cmd_args, "--workdir", str(workdir)]
+    proc = subprocess.Popen([sys.executable, "-m", "sims.theory_demo", *args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    started = proc.stderr.readline()  # the line main_with_config prints as the run starts
+    assert "sims.theory_demo: writing the run record to" in started, started
+    time.sleep(1.0)
+    if proc.poll() is not None:
+      continue  # ended before the signal: a much faster machine; try again
+    proc.send_signal(signal.SIGINT)
     try:
-      _, err = proc.communicate(timeout=15)
-    except subprocess.TimeoutExpired:
-      # A Ctrl-C that lands inside a library's bare `except:` is lost (as it would be for a user,
-      # who presses it again); seen once in CI. The second one must then be handled as the first.
-      proc.send_signal(signal.SIGINT)
-      _, err = proc.communicate(timeout=60)
-  finally:
-    if proc.poll() is None:
-      proc.kill()
+      _, err = proc.communicate(timeout=120)
+    finally:
+      if proc.poll() is None:
+        proc.kill()
+    assert "Traceback" not in err, err
+    if proc.returncode == 130:
+      break
+    assert proc.returncode == 0, err  # the signal was lost: the run finished normally
   assert proc.returncode == 130, err
-  assert "Traceback" not in err, err
   assert ("Stopped by SIGINT (Ctrl-C): nothing partial is saved; rerun the command:\n"
-          f"  python -m sims.theory_demo --smoke --steps=1000000 --workdir {workdir}") in err, err
+          f"  python -m sims.theory_demo --smoke --workdir {workdir}") in err, err
   assert not (workdir / "meta.json").exists()
 
 
