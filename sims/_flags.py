@@ -179,13 +179,10 @@ def main_with_config(config_cls, default_workdir: str, body) -> None:
         check_workdir(cfg, workdir)
     except ValueError as err:
       raise app.UsageError(str(err)) from None
-    # Start JAX's backends before announcing the run: JAX's start-up has bare `except:` clauses
-    # (e.g. xla_bridge's plugin initialization) that can swallow a Ctrl-C landing there. Python acts
-    # on a signal only between bytecodes, so one arriving during a compiled call (a training scan)
-    # is acted on when the call returns; rarely one is never acted on (seen twice in tests).
-    import jax
-
-    jax.devices()
+    # SIGINT keeps the disposition this process inherited: Python raises KeyboardInterrupt only
+    # when it started with SIGINT at its default, and a background job of a non-interactive shell
+    # starts with SIGINT ignored (stop such a run with SIGTERM). Python acts on a signal between
+    # bytecodes, so one arriving during a compiled call (a training scan) waits for the call.
     signal.signal(signal.SIGTERM, _on_sigterm)
     print(f"{_program()}: writing the run record to {workdir}/", file=sys.stderr,
           flush=True)
