@@ -255,21 +255,28 @@ def _wait_for(predicate, proc, timeout=240):
   assert proc.poll() is None, "the run ended before the signal could be sent"
 
 
-def _sigint_at_default():
-  """Child set-up: SIGINT at its default, as a terminal gives it. A test runner started in the
-  background by a script inherits SIGINT *ignored* (the shell's rule for background jobs), its
-  children too, and Python then never raises KeyboardInterrupt: that, not the sim, made this test fail
-  in background CI runs."""
-  signal.signal(signal.SIGINT, signal.SIG_DFL)
+def _popen_with_sigint_at_default(cmd, **kwargs):
+  """Start ``cmd`` with SIGINT at its default, as a terminal gives it. A test runner started in the
+  background by a script inherits SIGINT *ignored* (the shell's rule for background jobs), and so would
+  its children, in which Python then never raises KeyboardInterrupt: that, not the sim, made this
+  test fail in background CI runs. exec keeps an ignored signal ignored but resets a handled one to
+  its default, so the parent handles SIGINT while it starts the child (no preexec_fn: forking a
+  multithreaded JAX process and running Python in the child before exec can deadlock)."""
+  old = signal.getsignal(signal.SIGINT)
+  signal.signal(signal.SIGINT, signal.default_int_handler)
+  try:
+    return subprocess.Popen(cmd, **kwargs)
+  finally:
+    signal.signal(signal.SIGINT, old)
 
 
 def test_sigint_during_a_sim_says_nothing_partial_is_saved_and_exits_130(tmp_path):
   workdir = tmp_path / "w"
   # 10 000 steps in compiled calls of 10 000: the run cannot end before the signal, and the signal is
   # acted on when the call returns (Python handles signals between bytecodes).
-  proc = subprocess.Popen([sys.executable, "-m", "sims.theory_demo", "--smoke", "--steps=10000",
-                           "--workdir", str(workdir)], cwd=ROOT, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, preexec_fn=_sigint_at_default)
+  proc = _popen_with_sigint_at_default(
+      [sys.executable, "-m", "sims.theory_demo", "--smoke", "--steps=10000", "--workdir",
+       str(workdir)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
   started = proc.stderr.readline()  # the line main_with_config prints as the run starts
   assert "sims.theory_demo: writing the run record to" in started, started
   time.sleep(1.0)
