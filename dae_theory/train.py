@@ -197,11 +197,8 @@ def train_dae(key: jax.Array, x: jax.Array, width: int, sigma: float, lam: float
       :data:`DIVERGENCE_FACTOR` × the first step's); ``err.result`` has the weights of the step that
       diverged (finite; not updated from then on) and the whole loss history.
   """
-  x = jnp.asarray(x)
-  if x.ndim != 2:
-    raise ValueError(f"x must have shape (n, d), got {x.shape}.")
-  _require_finite("x", x)
-  # shape, dtype (integer data cast to float explicitly, float16 refused) as in the theory core
+  # shape, finiteness, dtype (integer data cast to float explicitly, float16 refused): the theory
+  # core's one validator
   x = jnp.asarray(checks.check_data(x))
   n, d = x.shape
   steps = checks.check_int(steps, "steps", 1, "optimizer steps")
