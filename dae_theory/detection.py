@@ -61,15 +61,15 @@ def _check_samples(name: str, a, d: int | None = None) -> jax.Array:
   return a
 
 
-def code_scores(rep: Callable, samples, sigma: float, key: jax.Array, draws: int = 1,
+def code_scores(key: jax.Array, rep: Callable, samples, sigma: float, draws: int = 1,
                 names=tuple(SCORES)) -> dict[str, np.ndarray]:
   """Scores of each sample (high = memorized), averaged over ``draws`` forward-noise draws.
 
   Args:
+    key: PRNG key of the noise.
     rep: ``y (n, d) -> h (n, p)``, any callable (jax or NumPy).
     samples: ``(n, d)`` generated samples.
     sigma: forward noise level σ > 0.
-    key: PRNG key of the noise.
     draws: noise draws per sample (the paper uses one).
     names: which entries of :data:`SCORES`.
 
@@ -190,7 +190,7 @@ def nearest_distance(samples, x_train) -> np.ndarray:
   return -np.sqrt(np.maximum(np.asarray(jnp.min(d2, 1)), 0.0))
 
 
-def denoising_error(denoiser: Callable, samples, sigma: float, key: jax.Array) -> np.ndarray:
+def denoising_error(key: jax.Array, denoiser: Callable, samples, sigma: float) -> np.ndarray:
   """Baseline: −‖D(y₀ + σε, σ) − y₀‖²/d for an x0-predictor ``denoiser(y (n, d), sigma (n,))``.
   A memorized sample is a fixed point the denoiser snaps back to (small error = high score)."""
   sigma = _check_sigma(sigma)
@@ -200,7 +200,7 @@ def denoising_error(denoiser: Callable, samples, sigma: float, key: jax.Array) -
   return -np.asarray(jnp.mean((out - y0) ** 2, 1))
 
 
-def jacobian_rank(denoiser: Callable, samples, sigma: float, key: jax.Array) -> np.ndarray:
+def jacobian_rank(key: jax.Array, denoiser: Callable, samples, sigma: float) -> np.ndarray:
   """Baseline: −(effective rank of the denoiser's Jacobian ∂D/∂y at y₀ + σε), the effective rank being
   the participation ratio (Σ s_i)²/Σ s_i² of the singular values. A memorizing two-layer DAE is locally
   of rank ~1 (one stored column), a generalizing one of rank p_k (THEORY §7, EXPERIMENTS "Related

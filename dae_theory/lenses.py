@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 
-def _noisy(x, sigma: float, key):
+def _noisy(key, x, sigma: float):
   x = jnp.asarray(x)
   return x + sigma * jax.random.normal(key, x.shape, x.dtype)
 
@@ -66,14 +66,14 @@ def nmse(d1: Callable, d2: Callable, y, sigma: float) -> float:
   return float(jnp.mean(jnp.linalg.norm(a - b, axis=1) / jnp.linalg.norm(a, axis=1)))
 
 
-def linearity_score(denoiser: Callable, x, sigma: float, key: jax.Array, pairs: int = 100,
+def linearity_score(key: jax.Array, denoiser: Callable, x, sigma: float, pairs: int = 100,
                     alpha: float = 2**-0.5) -> float:
   r"""LS(σ) = mean over pairs of |cos(D(αy₁ + βy₂), αD(y₁) + βD(y₂))|, β = √(1 − α²), with
   y = data + σ·noise for ``pairs`` random pairs of rows of ``x``."""
   x = jnp.asarray(x)
   k1, k2, k3 = jax.random.split(key, 3)
   i = jax.random.randint(k1, (2, pairs), 0, x.shape[0])
-  y1, y2 = _noisy(x[i[0]], sigma, k2), _noisy(x[i[1]], sigma, k3)
+  y1, y2 = _noisy(k2, x[i[0]], sigma), _noisy(k3, x[i[1]], sigma)
   beta = (1 - alpha**2) ** 0.5
   s = _sig(pairs, sigma, x.dtype)
   lhs = denoiser(alpha * y1 + beta * y2, s)
@@ -97,12 +97,12 @@ def pair_cosine(a, b) -> np.ndarray:
   return np.sum(a * b, 1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
 
 
-def psnr(denoiser: Callable, x, sigma: float, key: jax.Array, data_range: float = 2.0
+def psnr(key: jax.Array, denoiser: Callable, x, sigma: float, data_range: float = 2.0
          ) -> tuple[float, float]:
   """(input PSNR, output PSNR) in dB of denoising ``x`` at noise σ: 10 log10(range²/MSE), range 2 for
   data in [−1, 1] (the same as [0, 1] data with range 1)."""
   x = jnp.asarray(x)
-  y = _noisy(x, sigma, key)
+  y = _noisy(key, x, sigma)
   out = denoiser(y, _sig(x.shape[0], sigma, x.dtype))
   db = lambda mse: float(10 * np.log10(data_range**2 / float(mse)))
   return db(jnp.mean((y - x) ** 2)), db(jnp.mean((out - x) ** 2))

@@ -121,13 +121,13 @@ class MCMoments(NamedTuple):
   n_mc: int
 
 
-def mc_moments(sample_chunk: Callable[[jax.Array, int], jax.Array], key: jax.Array, n_mc: int,
+def mc_moments(key: jax.Array, sample_chunk: Callable[[jax.Array, int], jax.Array], n_mc: int,
                chunk: int = 1000) -> MCMoments:
   """Mean and standard error of a per-draw quantity over ``n_mc`` independent draws, in chunks.
 
   Args:
-    sample_chunk: ``(key, c) -> values (c, ...)``: c independent draws from the given key.
     key: PRNG key; chunk c uses ``fold_in(key, c)``.
+    sample_chunk: ``(key, c) -> values (c, ...)``: c independent draws from the given key.
     n_mc: number of draws (rounded up to a multiple of ``chunk``).
     chunk: draws per chunk (bounds the memory).
 
@@ -159,7 +159,7 @@ def gaussian_draws(per_draw: Callable[[jax.Array], jax.Array], shape: tuple[int,
   return lambda k, c: per_draw(jax.random.normal(k, (c,) + tuple(shape), dtype))
 
 
-def dae_loss_mc(params: DAEParams, x: jax.Array, sigma, lam, key: jax.Array, n_mc: int,
+def dae_loss_mc(key: jax.Array, params: DAEParams, x: jax.Array, sigma, lam, n_mc: int,
                 chunk: int = 1000) -> tuple[jax.Array, jax.Array]:
   """Eq. 6 by Monte Carlo with ``n_mc`` fresh draws per sample (chunked; jitted, ``n_mc`` static).
 
@@ -176,22 +176,22 @@ def dae_loss_mc(params: DAEParams, x: jax.Array, sigma, lam, key: jax.Array, n_m
   checks.check_lam(lam)
   n_mc = checks.check_int(n_mc, "n_mc", 2, "Monte-Carlo draws")
   chunk = checks.check_int(chunk, "chunk", 1, "draws per chunk")
-  return _dae_loss_mc(params, x, sigma, lam, key, n_mc=n_mc, chunk=chunk)
+  return _dae_loss_mc(key, params, x, sigma, lam, n_mc=n_mc, chunk=chunk)
 
 
 @functools.partial(jax.jit, static_argnames=("n_mc", "chunk"))
-def _dae_loss_mc(params, x, sigma, lam, key, n_mc, chunk):
+def _dae_loss_mc(key, params, x, sigma, lam, n_mc, chunk):
   n, d = x.shape
 
   def per_draw(eps):  # (c, n, d) -> (c,) data term of each draw, averaged over samples
     pred = apply(params, x[None] + sigma * eps)
     return jnp.mean(jnp.sum((pred - x[None]) ** 2, -1), -1)
 
-  mom = mc_moments(gaussian_draws(per_draw, (n, d), x.dtype), key, n_mc, chunk)
+  mom = mc_moments(key, gaussian_draws(per_draw, (n, d), x.dtype), n_mc, chunk)
   return mom.mean + weight_penalty(params, lam), mom.stderr
 
 
-def population_loss_mc(params: DAEParams, mixture, sigma, key: jax.Array, n_test: int,
+def population_loss_mc(key: jax.Array, params: DAEParams, mixture, sigma, n_test: int,
                        chunk: int = 2000) -> tuple[jax.Array, jax.Array]:
   r"""Test loss E_{x∼p, ε}‖f(x + σε) − x‖² on fresh mixture samples (no penalty), by Monte Carlo.
 
@@ -208,11 +208,11 @@ def population_loss_mc(params: DAEParams, mixture, sigma, key: jax.Array, n_test
   checks.check_sigma(sigma)
   n_test = checks.check_int(n_test, "n_test", 2, "Monte-Carlo draws")
   chunk = checks.check_int(chunk, "chunk", 1, "draws per chunk")
-  return _population_loss_mc(params, mixture, sigma, key, n_test=n_test, chunk=chunk)
+  return _population_loss_mc(key, params, mixture, sigma, n_test=n_test, chunk=chunk)
 
 
 @functools.partial(jax.jit, static_argnames=("n_test", "chunk"))
-def _population_loss_mc(params, mixture, sigma, key, n_test, chunk):
+def _population_loss_mc(key, params, mixture, sigma, n_test, chunk):
   weights, means, factors = mixture
   d, r = factors.shape[1], factors.shape[2]
 
@@ -224,7 +224,7 @@ def _population_loss_mc(params, mixture, sigma, key, n_test, chunk):
     y = x + sigma * jax.random.normal(k_eps, (c, d), means.dtype)
     return jnp.sum((apply(params, y) - x) ** 2, -1)
 
-  mom = mc_moments(sample_chunk, key, n_test, chunk)
+  mom = mc_moments(key, sample_chunk, n_test, chunk)
   return mom.mean, mom.stderr
 
 
@@ -463,7 +463,7 @@ class CrosstalkGap(NamedTuple):
   absolute_se: jax.Array
 
 
-def crosstalk_gap_mc(params: DAEParams, x: jax.Array, labels, unit_block, sigma, key: jax.Array,
+def crosstalk_gap_mc(key: jax.Array, params: DAEParams, x: jax.Array, labels, unit_block, sigma,
                      n_mc: int, chunk: int = 1000) -> CrosstalkGap:
   """Monte-Carlo gap between the ReLU loss and its gated-linear surrogate on the same noise draws
   (common random numbers, so the difference has a small variance). Jitted; ``n_mc``/``chunk`` static.
@@ -475,12 +475,12 @@ def crosstalk_gap_mc(params: DAEParams, x: jax.Array, labels, unit_block, sigma,
   x, labels, unit_block = check_net_inputs(params, x, labels, unit_block, sigma)
   n_mc = checks.check_int(n_mc, "n_mc", 2, "Monte-Carlo draws")
   chunk = checks.check_int(chunk, "chunk", 1, "draws per chunk")
-  return _crosstalk_gap_mc(params, x, block_masks(labels, unit_block).astype(x.dtype), sigma, key,
+  return _crosstalk_gap_mc(key, params, x, block_masks(labels, unit_block).astype(x.dtype), sigma,
                            n_mc=n_mc, chunk=chunk)
 
 
 @functools.partial(jax.jit, static_argnames=("n_mc", "chunk"))
-def _crosstalk_gap_mc(params, x, mask, sigma, key, *, n_mc, chunk):
+def _crosstalk_gap_mc(key, params, x, mask, sigma, *, n_mc, chunk):
   n, d = x.shape
 
   def per_draw(eps):  # (c, n, d) -> (c, 2): sample-averaged signed and absolute differences
@@ -490,5 +490,5 @@ def _crosstalk_gap_mc(params, x, mask, sigma, key, *, n_mc, chunk):
     diff = l_relu - l_lin
     return jnp.stack([jnp.mean(diff, -1), jnp.mean(jnp.abs(diff), -1)], -1)
 
-  mom = mc_moments(gaussian_draws(per_draw, (n, d), x.dtype), key, n_mc, chunk)
+  mom = mc_moments(key, gaussian_draws(per_draw, (n, d), x.dtype), n_mc, chunk)
   return CrosstalkGap(mom.mean[0], mom.stderr[0], mom.mean[1], mom.stderr[1])

@@ -100,7 +100,7 @@ def euler_flow(denoiser: Callable, y_start, sigmas) -> jax.Array:
   return x
 
 
-def posterior_mean_mc(mixture: GaussianMixture, y, sigma: float, key: jax.Array, n_mc: int
+def posterior_mean_mc(key: jax.Array, mixture: GaussianMixture, y, sigma: float, n_mc: int
                       ) -> tuple[np.ndarray, np.ndarray]:
   """Monte-Carlo posterior mean E[x | x + σε = y] for a mixture, by importance sampling from the prior
   (weights N(y; x, σ²I)); returns (mean, effective sample size) per row of ``y``. For tests."""

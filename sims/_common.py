@@ -37,17 +37,17 @@ def live_columns(norms) -> np.ndarray:
   return norms > LIVE_FRACTION * norms.max()
 
 
-def std_separation(mem_params, x_mem, gen_params, x_gen, sigma, draws, key) -> dict:
+def std_separation(key, mem_params, x_mem, gen_params, x_gen, sigma, draws) -> dict:
   """Fig. 4's comparison: codes h(x + σε) of the memorizing model's training points (``draws`` noise
   draws each; label 1) and of as many of the generalizing model's training points (one draw each;
   label 0); AUROC of std(h) and of −PR (:mod:`dae_theory.detection`), and h of one training point."""
   k1, k2 = jax.random.split(key)
   names = ("std", "neg_participation_ratio")
   # each memorized point repeated ``draws`` times: one score per noise draw (not averaged)
-  mem = detection.code_scores(lambda y: model.representation(mem_params, y),
-                              jnp.repeat(x_mem, draws, axis=0), sigma, k1, 1, names)
+  mem = detection.code_scores(k1, lambda y: model.representation(mem_params, y),
+                              jnp.repeat(x_mem, draws, axis=0), sigma, 1, names)
   n = min(x_gen.shape[0], x_mem.shape[0] * draws)
-  gen = detection.code_scores(lambda y: model.representation(gen_params, y), x_gen[:n], sigma, k2,
+  gen = detection.code_scores(k2, lambda y: model.representation(gen_params, y), x_gen[:n], sigma,
                               1, names)
   lab = np.r_[np.ones(len(mem["std"])), np.zeros(n)]
   auc = {k: detection.auroc(lab, np.r_[mem[k], gen[k]]) for k in names}

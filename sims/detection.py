@@ -104,28 +104,28 @@ def _timed(fn):
   return out, time.perf_counter() - t
 
 
-def score_all(cfg: Config, params, den, samples, x_train, key) -> tuple[dict, dict]:
+def score_all(key, cfg: Config, params, den, samples, x_train) -> tuple[dict, dict]:
   """Every score of every sample (high = memorized) and its wall time per sample (s)."""
   rep = lambda y: diffusion.representation(params, y)
   n = samples.shape[0]
   scores, secs = {}, {}
   for i, s in enumerate(cfg.sigmas):
     k = jax.random.fold_in(key, i)
-    out, t = _timed(lambda: detection.code_scores(rep, samples, s, k))
+    out, t = _timed(lambda: detection.code_scores(k, rep, samples, s))
     for name, v in out.items():
       scores[f"{name} σ={s:g}"], secs[f"{name} σ={s:g}"] = v, t / n
   kb = jax.random.fold_in(key, 99)
   bs = cfg.baseline_sigma
   for name, fn in (
       ("nearest-neighbour distance (oracle)", lambda: detection.nearest_distance(samples, x_train)),
-      (f"denoising error σ={bs:g}", lambda: detection.denoising_error(den, samples, bs, kb)),
-      (f"Jacobian effective rank σ={bs:g}", lambda: detection.jacobian_rank(den, samples, bs, kb))):
+      (f"denoising error σ={bs:g}", lambda: detection.denoising_error(kb, den, samples, bs)),
+      (f"Jacobian effective rank σ={bs:g}", lambda: detection.jacobian_rank(kb, den, samples, bs))):
     scores[name], t = _timed(fn)
     secs[name] = t / n
   return scores, secs
 
 
-def _model_samples(cfg: Config, kind: str, x_all, x_dup, key, n):
+def _model_samples(key, cfg: Config, kind: str, x_all, x_dup, n):
   x = {"mem": x_dup, "gen": x_all,
        "hybrid": jnp.concatenate([x_all, jnp.repeat(x_dup, cfg.multiplicity, axis=0)])}[kind]
   width = cfg.hybrid_width if kind == "hybrid" else cfg.width
@@ -149,9 +149,9 @@ def run(cfg: Config, workdir: str) -> dict:
     per_kind = {}
     for ki, kind in enumerate(("mem", "gen", "hybrid")):
       n = cfg.hybrid_samples if kind == "hybrid" else cfg.n_samples
-      params, den, smp, cos, idx, train_set = _model_samples(cfg, kind, x_all, x_dup,
-                                                             jax.random.fold_in(key, ki), n)
-      sc, secs = score_all(cfg, params, den, smp, train_set, jax.random.fold_in(key, 10 + ki))
+      params, den, smp, cos, idx, train_set = _model_samples(jax.random.fold_in(key, ki), cfg, kind,
+                                                             x_all, x_dup, n)
+      sc, secs = score_all(jax.random.fold_in(key, 10 + ki), cfg, params, den, smp, train_set)
       per_kind[kind] = (sc, secs, (cos >= cfg.threshold).astype(int))
       out[f"{name}_{kind}_nn_cos"] = cos
       out[f"{name}_{kind}_samples"] = np.asarray(smp)

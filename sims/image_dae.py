@@ -105,7 +105,7 @@ def load_images(cfg: Config) -> tuple[np.ndarray, int]:
   return folder.x, folder.side
 
 
-def _diffusion_pair(cfg: Config, x_mem, x_all, key) -> dict:
+def _diffusion_pair(key, cfg: Config, x_mem, x_all) -> dict:
   out: dict = {}
   for name, x, lr in (("mem", x_mem, cfg.mem_diffusion_lr), ("gen", x_all, cfg.gen_diffusion_lr)):
     samples, cos, idx = [], [], []
@@ -135,7 +135,7 @@ def run(cfg: Config, workdir: str) -> dict:
   x_all, x_mem = jnp.asarray(centred), jnp.asarray(centred[mem_idx])
   d = raw.shape[1]
   key = jax.random.key(cfg.seed)
-  out = _diffusion_pair(cfg, x_mem, x_all, jax.random.fold_in(key, 0))
+  out = _diffusion_pair(jax.random.fold_in(key, 0), cfg, x_mem, x_all)
 
   mem = train.train_dae(jax.random.fold_in(key, 1), x_mem, cfg.width, cfg.sigma,
                         d * cfg.mem_weight_decay / 4, cfg.mem_steps, 1e-3, optimizer="rmsprop",
@@ -151,8 +151,8 @@ def run(cfg: Config, workdir: str) -> dict:
     cos = np.asarray(metrics.cosine_matrix(w.T, x))  # (p, n)
     out[f"{name}_col_cos"], out[f"{name}_col_match"] = cos.max(1), cos.argmax(1)
     out[f"{name}_final_loss"] = float(jnp.mean(res.losses[-100:]))
-  sep = std_separation(mem.params, x_mem, gen.params, x_all, cfg.sigma, cfg.draws,
-                       jax.random.fold_in(key, 3))
+  sep = std_separation(jax.random.fold_in(key, 3), mem.params, x_mem, gen.params, x_all, cfg.sigma,
+                       cfg.draws)
   out.update(sep)
   out.update(train_images=raw, mean=mean, mem_idx=mem_idx, side=side)
   io.write_run(workdir, cfg, out, started, axes={

@@ -104,8 +104,8 @@ def run(cfg: Config, workdir: str) -> dict:
                         cfg.learning_rate)
   gen = train.train_dae(jax.random.fold_in(key, 2), x_all, cfg.width, cfg.sigma, cfg.lam, cfg.steps,
                         cfg.learning_rate, batch_size=min(cfg.batch_size, x_all.shape[0]))
-  out = std_separation(mem.params, x_mem, gen.params, x_all, cfg.sigma, cfg.draws,
-                       jax.random.fold_in(key, 3))
+  out = std_separation(jax.random.fold_in(key, 3), mem.params, x_mem, gen.params, x_all, cfg.sigma,
+                       cfg.draws)
   out["mem_stored"] = np.asarray(metrics.cosine_matrix(x_mem, mem.params.w1.T)).max(1)
   out["gen_col_cos"] = np.asarray(metrics.cosine_matrix(gen.params.w1.T, x_all)).max(1)
 

@@ -73,7 +73,7 @@ class Config:
 
 
 @functools.partial(jax.jit, static_argnames="n")
-def _steer_paths(params, v, a_grid, key, n):
+def _steer_paths(key, params, v, a_grid, n):
   d = params.w.shape[0]
   return jax.vmap(lambda a: diffusion.sample(key, steering.steered_diffusion_denoiser(params, v, a), n, d, clamp=None)
                   )(a_grid)  # (levels, n, d)
@@ -114,8 +114,8 @@ def run(cfg: Config, workdir: str) -> dict:
       v = steering.mean_representation(lambda y: diffusion.representation(params, y), x_target)
       scale = float(jnp.mean(jnp.linalg.norm(diffusion.representation(params, x), axis=1))
                     / jnp.linalg.norm(v))
-      paths = np.asarray(_steer_paths(params, v, jnp.asarray(a_rel * scale, x.dtype),
-                                      jax.random.fold_in(key, 1), cfg.paths))
+      paths = np.asarray(_steer_paths(jax.random.fold_in(key, 1), params, v,
+                                      jnp.asarray(a_rel * scale, x.dtype), cfg.paths))
       prob = clf.predict_proba((paths + mean).reshape(-1, paths.shape[-1]))[:, list(clf.classes_)
                                                                             .index(target)]
       prob = prob.reshape(paths.shape[:2])

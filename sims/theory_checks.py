@@ -73,7 +73,7 @@ class Config:
                cor33_sizes=(10, 50), n_test=2000, per_cluster=60)
 
 
-def training_distance(cfg: Config, key) -> dict:
+def training_distance(key, cfg: Config) -> dict:
   ds, _ = data.gaussian_mixture(jax.random.fold_in(key, 0), cfg.clusters, cfg.per_cluster, cfg.d,
                                 cfg.rank, cfg.mean_norm, cfg.spread)
   dist = np.full((cfg.seeds, len(cfg.train_steps)), np.nan)
@@ -97,7 +97,7 @@ def training_distance(cfg: Config, key) -> dict:
           "construction_rel_grad": rel_grad}
 
 
-def gap_and_flips(cfg: Config, key) -> dict:
+def gap_and_flips(key, cfg: Config) -> dict:
   ds, _ = data.gaussian_mixture(jax.random.fold_in(key, 1), cfg.clusters, cfg.gap_per_cluster,
                                 cfg.d, cfg.rank, cfg.mean_norm, cfg.spread)
   x, labels = jnp.asarray(ds.x, jnp.float64), np.asarray(ds.labels)
@@ -105,8 +105,8 @@ def gap_and_flips(cfg: Config, key) -> dict:
   for i, sigma in enumerate(cfg.gap_sigmas):
     con = constructions.generalization_weights(x, labels, cfg.cor33_width, sigma, cfg.lam)
     cb = loss.crosstalk_bound(con.params, x, labels, con.unit_block, sigma)
-    gap = loss.crosstalk_gap_mc(con.params, x, labels, con.unit_block, sigma,
-                                jax.random.fold_in(key, 20 + i), cfg.n_mc, chunk=min(5000, cfg.n_mc))
+    gap = loss.crosstalk_gap_mc(jax.random.fold_in(key, 20 + i), con.params, x, labels,
+                                con.unit_block, sigma, cfg.n_mc, chunk=min(5000, cfg.n_mc))
     rows.append((float(cb.t_min), float(cb.bound), float(gap.signed), float(gap.signed_se)))
   rows = np.array(rows)
   con = constructions.generalization_weights(x, labels, cfg.cor33_width, cfg.flip_sigma, cfg.lam)
@@ -117,7 +117,7 @@ def gap_and_flips(cfg: Config, key) -> dict:
     on = model.gates(con.params, x[None] + cfg.flip_sigma * eps)
     return (on != expected[None]).astype(x.dtype).reshape(eps.shape[0], -1)
 
-  mom = loss.mc_moments(loss.gaussian_draws(per_draw, x.shape, x.dtype), jax.random.fold_in(key, 3),
+  mom = loss.mc_moments(jax.random.fold_in(key, 3), loss.gaussian_draws(per_draw, x.shape, x.dtype),
                         cfg.n_mc, min(2000, cfg.n_mc))
   return {"gap_sigmas": np.array(cfg.gap_sigmas), "gap_t_min": rows[:, 0], "gap_bound": rows[:, 1],
           "gap_signed": rows[:, 2], "gap_se": rows[:, 3],
@@ -126,7 +126,7 @@ def gap_and_flips(cfg: Config, key) -> dict:
           "flip_se": np.asarray(mom.stderr).reshape(-1), "n_mc": cfg.n_mc}
 
 
-def cor33(cfg: Config, key) -> dict:
+def cor33(key, cfg: Config) -> dict:
   mix = data.gaussian_mixture_params(jax.random.fold_in(key, 4), cfg.clusters, cfg.d, cfg.rank,
                                      cfg.mean_norm, cfg.spread)
   mix = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), mix)
@@ -137,9 +137,8 @@ def cor33(cfg: Config, key) -> dict:
     for j, nk in enumerate(cfg.cor33_sizes):
       ds = data.sample_mixture(jax.random.fold_in(key, 1000 * s + j), mix, nk)
       con = constructions.generalization_weights(ds.x, ds.labels, cfg.cor33_width, cfg.sigma, cfg.lam)
-      mc, se = loss.population_loss_mc(con.params, mix, cfg.sigma,
-                                       jax.random.fold_in(key, 5000 + 1000 * s + j), cfg.n_test,
-                                       chunk=min(10_000, cfg.n_test))
+      mc, se = loss.population_loss_mc(jax.random.fold_in(key, 5000 + 1000 * s + j), con.params, mix,
+                                       cfg.sigma, cfg.n_test, chunk=min(10_000, cfg.n_test))
       test[s, j], test_se[s, j] = float(mc), float(se)
   return {"cor33_sizes": np.array(cfg.cor33_sizes), "cor33_test": test, "cor33_test_se": test_se,
           "cor33_printed": lim.printed, "cor33_corrected": lim.corrected}
@@ -148,10 +147,10 @@ def cor33(cfg: Config, key) -> dict:
 def run(cfg: Config, workdir: str) -> dict:
   started = time.time()
   key = jax.random.key(cfg.seed)
-  out = training_distance(cfg, jax.random.fold_in(key, 0))
+  out = training_distance(jax.random.fold_in(key, 0), cfg)
   with jax.enable_x64(True):
-    out.update(gap_and_flips(cfg, jax.random.fold_in(key, 1)))
-    out.update(cor33(cfg, jax.random.fold_in(key, 2)))
+    out.update(gap_and_flips(jax.random.fold_in(key, 1), cfg))
+    out.update(cor33(jax.random.fold_in(key, 2), cfg))
   io.write_run(workdir, cfg, out, started, axes={"train_distance": ["seed", "steps"],
                                                  "cor33_test": ["seed", "n_k"]})
   return out

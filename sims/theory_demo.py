@@ -82,7 +82,7 @@ def _code_summary(params, x, y, owner, groups) -> dict:
   }
 
 
-def _compare(name, params, con, x, labels, sigma, key) -> tuple[dict, dict]:
+def _compare(key, name, params, con, x, labels, sigma) -> tuple[dict, dict]:
   """Distances to the construction and code statistics of the trained and the constructed net."""
   y = x + sigma * jax.random.normal(key, x.shape, x.dtype)
   cos = np.asarray(metrics.cosine_matrix(x, params.w1.T))  # (n, p)
@@ -121,8 +121,8 @@ def run(cfg: Config, workdir: str) -> list[dict]:
   res_m = train.train_dae(jax.random.fold_in(key, 1), mem.x, cfg.mem_width, cfg.mem_sigma, cfg.lam,
                           cfg.steps, cfg.learning_rate)
   con_m = constructions.memorization_weights(mem.x, cfg.mem_sigma, cfg.lam, width=cfg.mem_width)
-  row_m, arr_m = _compare("memorizing", res_m.params, con_m, mem.x, mem.labels, cfg.mem_sigma,
-                          jax.random.fold_in(key, 2))
+  row_m, arr_m = _compare(jax.random.fold_in(key, 2), "memorizing", res_m.params, con_m, mem.x,
+                          mem.labels, cfg.mem_sigma)
 
   gen, _ = data.gaussian_mixture(jax.random.fold_in(key, 3), cfg.gen_clusters, cfg.gen_per_cluster,
                                  cfg.gen_d, cfg.gen_rank)
@@ -130,8 +130,8 @@ def run(cfg: Config, workdir: str) -> list[dict]:
                           cfg.steps, cfg.learning_rate)
   alloc = metrics.learned_allocation(res_g.params, gen.x, gen.labels)
   con_g = constructions.construction_for_allocation(gen.x, gen.labels, alloc, cfg.gen_sigma, cfg.lam)
-  row_g, arr_g = _compare("generalizing", res_g.params, con_g, gen.x, gen.labels, cfg.gen_sigma,
-                          jax.random.fold_in(key, 5))
+  row_g, arr_g = _compare(jax.random.fold_in(key, 5), "generalizing", res_g.params, con_g, gen.x,
+                          gen.labels, cfg.gen_sigma)
   row_g["allocation"] = [int(np.sum(alloc == k)) for k in range(cfg.gen_clusters)]
 
   rows = [row_m, row_g]

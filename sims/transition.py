@@ -118,11 +118,11 @@ def load(name: str, cfg: Config) -> tuple[np.ndarray, np.ndarray]:
   return (pool - mean).astype(np.float32), (held - mean).astype(np.float32)[:cfg.n_heldout]
 
 
-def _noisy(x, sigma, key):
+def _noisy(key, x, sigma):
   return x + sigma * jax.random.normal(key, x.shape, x.dtype)
 
 
-def measure(cfg: Config, x_a, x_b, held, basis, key) -> dict:
+def measure(key, cfg: Config, x_a, x_b, held, basis) -> dict:
   """Every lens for one N: models on A and on B (same seed); ``basis`` (d, k) the pool's principal
   directions."""
   d = x_a.shape[1]
@@ -132,10 +132,10 @@ def measure(cfg: Config, x_a, x_b, held, basis, key) -> dict:
   sa, sb = generate(ks, den_a, cfg.n_samples, d), generate(ks, den_b, cfg.n_samples, d)
   nn_cos, _ = diffusion.nearest_cosine(sa, x_a)
   nn_cos = np.asarray(nn_cos)
-  h = diffusion.representation(pa, _noisy(x_a, cfg.sigma, jax.random.fold_in(key, 2)))
+  h = diffusion.representation(pa, _noisy(jax.random.fold_in(key, 2), x_a, cfg.sigma))
   half = held.shape[0] // 2
-  y_fit = _noisy(held[:half], cfg.sigma, jax.random.fold_in(key, 3))
-  y_eval = _noisy(held[half:], cfg.sigma, jax.random.fold_in(key, 4))
+  y_fit = _noisy(jax.random.fold_in(key, 3), held[:half], cfg.sigma)
+  y_eval = _noisy(jax.random.fold_in(key, 4), held[half:], cfg.sigma)
   wiener = reference.gaussian_denoiser(reference.gaussian_fit(x_a))
   distilled = lenses.affine_denoiser(*lenses.linear_distillation(den_a, y_fit, cfg.sigma))
   out = {
@@ -145,19 +145,19 @@ def measure(cfg: Config, x_a, x_b, held, basis, key) -> dict:
       "rmse_gaussian": lenses.rmse(den_a, wiener, y_eval, cfg.sigma),
       "nmse_gaussian": lenses.nmse(den_a, wiener, y_eval, cfg.sigma),
       "rmse_distilled": lenses.rmse(den_a, distilled, y_eval, cfg.sigma),
-      "ls_small": lenses.linearity_score(den_a, x_a, cfg.sigma, jax.random.fold_in(key, 5)),
-      "ls_large": lenses.linearity_score(den_a, x_a, cfg.sigma_large, jax.random.fold_in(key, 5)),
+      "ls_small": lenses.linearity_score(jax.random.fold_in(key, 5), den_a, x_a, cfg.sigma),
+      "ls_large": lenses.linearity_score(jax.random.fold_in(key, 5), den_a, x_a, cfg.sigma_large),
       "gl": lenses.gl_score(sa, x_a),
   }
   pc = lenses.pair_cosine(sa, sb)
   out.update(pair_cosine=pc, pair_cosine_mean=float(pc.mean()))
   # (σ, train/test, input/output) PSNR in dB
-  psnr = np.array([[lenses.psnr(den_a, x, s, jax.random.fold_in(key, 6 + i)) for x in (x_a, held)]
+  psnr = np.array([[lenses.psnr(jax.random.fold_in(key, 6 + i), den_a, x, s) for x in (x_a, held)]
                    for i, s in enumerate(cfg.psnr_sigmas)])
   out.update(psnr_in=psnr[:, 0, 0], psnr_train=psnr[:, 0, 1], psnr_test=psnr[:, 1, 1])
   # at noisy training inputs of A (cycled up to n_jacobian rows): near a stored sample a memorizing
   # net's Jacobian is ~ x_i x_iᵀ (rank one, aligned with the sample)
-  y_jac = _noisy(jnp.resize(x_a, (cfg.n_jacobian, d)), cfg.sigma, jax.random.fold_in(key, 20))
+  y_jac = _noisy(jax.random.fold_in(key, 20), jnp.resize(x_a, (cfg.n_jacobian, d)), cfg.sigma)
   spec = lenses.jacobian_spectrum(den_a, y_jac, cfg.sigma)
   align, sub = lenses.top_alignment(spec, np.asarray(x_a), basis)
   out.update(jac_trace=float(spec.effective_dim.mean()), jac_sample_alignment=float(align.mean()),
@@ -165,11 +165,11 @@ def measure(cfg: Config, x_a, x_b, held, basis, key) -> dict:
   return out
 
 
-def gaussian_lens_sweep(cfg: Config, x, held, key) -> dict:
+def gaussian_lens_sweep(key, cfg: Config, x, held) -> dict:
   """RMSE(trained, Wiener) and LS at σ = ``sigma`` on ``sweep_n`` points, across width (at ``steps``)
   and across training time (at ``width``)."""
   wiener = reference.gaussian_denoiser(reference.gaussian_fit(x))
-  y = _noisy(held, cfg.sigma, jax.random.fold_in(key, 1))
+  y = _noisy(jax.random.fold_in(key, 1), held, cfg.sigma)
   out = {}
   for axis, values in (("width", cfg.sweep_widths), ("steps", cfg.sweep_steps)):
     rm, ls = [], []
@@ -177,7 +177,7 @@ def gaussian_lens_sweep(cfg: Config, x, held, key) -> dict:
       width, steps = (v, cfg.steps) if axis == "width" else (cfg.width, v)
       _, den = diffusion_model(jax.random.fold_in(key, 0), x, width, steps, cfg.learning_rate)
       rm.append(lenses.rmse(den, wiener, y, cfg.sigma))
-      ls.append(lenses.linearity_score(den, x, cfg.sigma, jax.random.fold_in(key, 2)))
+      ls.append(lenses.linearity_score(jax.random.fold_in(key, 2), den, x, cfg.sigma))
     out[f"sweep_{axis}_rmse"], out[f"sweep_{axis}_ls"] = np.array(rm), np.array(ls)
   return out
 
@@ -206,15 +206,15 @@ def run(cfg: Config, workdir: str) -> dict:
     rows = []
     for i, n in enumerate(cfg.sizes):
       key = jax.random.fold_in(jax.random.key(cfg.seed), 1000 * di + i)
-      rows.append(measure(cfg, jnp.asarray(pool[:n]), jnp.asarray(pool[-n:]), jnp.asarray(held), basis,
-                          key))
+      rows.append(measure(key, cfg, jnp.asarray(pool[:n]), jnp.asarray(pool[-n:]), jnp.asarray(held),
+                          basis))
     for k in rows[0]:
       out[f"{name}/{k}"] = np.array([r[k] for r in rows]) if np.ndim(rows[0][k]) == 0 else \
           np.stack([r[k] for r in rows])
     for lens, k in TRANSITION.items():
       out[f"{name}/transition/{lens}"] = transition_point(cfg.sizes, out[f"{name}/{k}"])
-    sweep = gaussian_lens_sweep(cfg, jnp.asarray(pool[:cfg.sweep_n]), jnp.asarray(held),
-                                jax.random.fold_in(jax.random.key(cfg.seed), 1000 * di + 999))
+    sweep = gaussian_lens_sweep(jax.random.fold_in(jax.random.key(cfg.seed), 1000 * di + 999), cfg,
+                                jnp.asarray(pool[:cfg.sweep_n]), jnp.asarray(held))
     out.update({f"{name}/{k}": v for k, v in sweep.items()})
   out.update(sweep_widths=np.array(cfg.sweep_widths), sweep_steps=np.array(cfg.sweep_steps))
   io.write_run(workdir, cfg, out, started)

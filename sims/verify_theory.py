@@ -182,7 +182,7 @@ def verify(cfg: Config, ds=None, mixture=None) -> tuple[list[dict], dict]:
   def decomposition():
     con = construction()
     cb = loss.crosstalk_bound(con.params, x, labels, con.unit_block, sigma)
-    gap = loss.crosstalk_gap_mc(con.params, x, labels, con.unit_block, sigma, key, cfg.n_mc,
+    gap = loss.crosstalk_gap_mc(key, con.params, x, labels, con.unit_block, sigma, cfg.n_mc,
                                 chunk=min(5000, cfg.n_mc))
     state["eps_star"] = float(cb.bound)
     return (f"|L - L_dec| = {_g(abs(float(gap.signed)))} +- {_g(float(gap.signed_se))} (MC, "
@@ -215,7 +215,7 @@ def verify(cfg: Config, ds=None, mixture=None) -> tuple[list[dict], dict]:
       return jnp.mean((on != expected[None]).astype(x.dtype), axis=(1, 2))
 
     n_draws = min(cfg.n_mc, 20_000)
-    mom = loss.mc_moments(loss.gaussian_draws(per_draw, x.shape, x.dtype), key, n_draws,
+    mom = loss.mc_moments(key, loss.gaussian_draws(per_draw, x.shape, x.dtype), n_draws,
                           min(2000, n_draws))
     pred = float(jnp.mean(fp.per_unit))
     return (f"flip rate {_g(float(mom.mean))} +- {_g(float(mom.stderr))}",
@@ -301,7 +301,7 @@ def verify(cfg: Config, ds=None, mixture=None) -> tuple[list[dict], dict]:
     s_m = cfg.mem_sigma
     con = constructions.memorization_weights(mem.x, s_m, lam)
     closed = float(bounds.memorization_loss(mem.x, s_m, lam))
-    mc, se = loss.dae_loss_mc(con.params, mem.x, s_m, lam, jax.random.fold_in(key, 20), cfg.n_mc,
+    mc, se = loss.dae_loss_mc(jax.random.fold_in(key, 20), con.params, mem.x, s_m, lam, cfg.n_mc,
                               chunk=min(10_000, cfg.n_mc))
     xb = float(loss.crosstalk_bound(con.params, mem.x, mem.labels, con.unit_block, s_m).bound)
     rel = _rel_grad(con.params, mem.x, mem.labels, con.unit_block, s_m, lam)
@@ -319,7 +319,7 @@ def verify(cfg: Config, ds=None, mixture=None) -> tuple[list[dict], dict]:
       con = construction()
       lim = bounds.cor33_limits(mixture, [cfg.width] * cfg.clusters, sigma)
       if "pop" not in state:
-        state["pop"] = loss.population_loss_mc(con.params, mixture, sigma, jax.random.fold_in(key, 30),
+        state["pop"] = loss.population_loss_mc(jax.random.fold_in(key, 30), con.params, mixture, sigma,
                                                cfg.n_mc, chunk=min(10_000, cfg.n_mc))
       mc, se = (float(v) for v in state["pop"])
       measured = f"test loss {_g(mc)} +- {_g(se)} (n_k = {cfg.per_cluster})"

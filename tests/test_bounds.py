@@ -36,7 +36,7 @@ def test_surrogate_population_loss_vs_monte_carlo(x64):
   ds = data.sample_mixture(jax.random.key(2), mix, 200)
   con = constructions.generalization_weights(ds.x, ds.labels, 2, 0.2, 1e-4)
   exact = float(bounds.surrogate_population_loss(con.params, mix, con.unit_block, 0.2))
-  mc, se = loss.population_loss_mc(con.params, mix, 0.2, jax.random.key(3), 200_000, chunk=20_000)
+  mc, se = loss.population_loss_mc(jax.random.key(3), con.params, mix, 0.2, 200_000, chunk=20_000)
   assert abs(float(mc) - exact) < 5 * float(se), (float(mc), exact, float(se))
 
 
@@ -51,7 +51,7 @@ def cor33_sweep():
     for nk in (10, 30, 100, 300, 1000, 3000):
       ds = data.sample_mixture(jax.random.key(nk), mix, nk)
       con = constructions.generalization_weights(ds.x, ds.labels, 2, sigma, 1e-7)
-      mc, se = loss.population_loss_mc(con.params, mix, sigma, jax.random.key(1), 200_000,
+      mc, se = loss.population_loss_mc(jax.random.key(1), con.params, mix, sigma, 200_000,
                                        chunk=20_000)
       sur = float(bounds.surrogate_population_loss(con.params, mix, con.unit_block, sigma))
       rows.append(dict(nk=nk, measured=float(mc), se=float(se), surrogate=sur))

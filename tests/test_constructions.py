@@ -172,7 +172,7 @@ def test_memorization_loss_closed_form_vs_monte_carlo(x64):
   # The ReLU loss by Monte Carlo: n_mc = 2e5 draws per sample; tolerance c/sqrt(n_mc) with c = 4 times
   # the per-draw standard deviation (stderr returned by the estimator).
   n_mc = 200_000
-  mc, se = loss.dae_loss_mc(con.params, ds.x, sigma, lam, jax.random.key(1), n_mc, chunk=10_000)
+  mc, se = loss.dae_loss_mc(jax.random.key(1), con.params, ds.x, sigma, lam, n_mc, chunk=10_000)
   # The ReLU and surrogate losses differ by at most the certified cross-talk bound; it must be
   # negligible here for the comparison to test the closed form.
   xb = float(loss.crosstalk_bound(con.params, ds.x, ds.labels, con.unit_block, sigma).bound)

@@ -63,7 +63,7 @@ def test_scores_of_a_plain_callable_that_is_not_a_lab_model():
 
   memorized = templates  # exactly the stored points
   novel = np.random.default_rng(0).normal(size=(4, 8)) * 0.1
-  s = detection.code_scores(rep, np.r_[memorized, novel], 0.05, jax.random.key(0), draws=4)
+  s = detection.code_scores(jax.random.key(0), rep, np.r_[memorized, novel], 0.05, draws=4)
   assert set(s) == set(detection.SCORES)
   labels = np.r_[np.ones(4), np.zeros(4)].astype(int)
   for name, v in s.items():
@@ -74,7 +74,7 @@ def test_scores_of_a_plain_callable_that_is_not_a_lab_model():
 def test_std_score_is_the_population_std_of_the_code():
   rep = lambda y: jnp.abs(y)
   x = jnp.arange(12.0).reshape(2, 6)
-  s = detection.code_scores(rep, x, 1e-12, jax.random.key(0), names=("std",))
+  s = detection.code_scores(jax.random.key(0), rep, x, 1e-12, names=("std",))
   np.testing.assert_allclose(s["std"], np.std(np.abs(np.asarray(x)), axis=1), rtol=1e-5)
 
 
@@ -92,13 +92,13 @@ def test_bad_labels_are_named(labels, scores, message):
 def test_bad_score_inputs_are_named():
   rep = lambda y: y
   with pytest.raises(ValueError, match="sigma must be > 0"):
-    detection.code_scores(rep, np.ones((2, 3)), 0.0, jax.random.key(0))
+    detection.code_scores(jax.random.key(0), rep, np.ones((2, 3)), 0.0)
   with pytest.raises(ValueError, match="samples must have shape"):
-    detection.code_scores(rep, np.ones(3), 0.1, jax.random.key(0))
+    detection.code_scores(jax.random.key(0), rep, np.ones(3), 0.1)
   with pytest.raises(ValueError, match="rep must map"):
-    detection.code_scores(lambda y: y.sum(1), np.ones((2, 3)), 0.1, jax.random.key(0))
+    detection.code_scores(jax.random.key(0), lambda y: y.sum(1), np.ones((2, 3)), 0.1)
   with pytest.raises(ValueError, match="unknown scores"):
-    detection.code_scores(rep, np.ones((2, 3)), 0.1, jax.random.key(0), names=("foo",))
+    detection.code_scores(jax.random.key(0), rep, np.ones((2, 3)), 0.1, names=("foo",))
 
 
 def test_baselines_against_direct_computations():
@@ -113,9 +113,9 @@ def test_baselines_against_direct_computations():
   key = jax.random.key(0)
   y = samples + 0.1 * np.asarray(jax.random.normal(key, samples.shape))
   err = -np.mean((y @ a.T - samples) ** 2, 1)
-  np.testing.assert_allclose(detection.denoising_error(den, samples, 0.1, key), err, rtol=1e-4)
+  np.testing.assert_allclose(detection.denoising_error(key, den, samples, 0.1), err, rtol=1e-4)
   sv = np.linalg.svd(a, compute_uv=False)
-  np.testing.assert_allclose(detection.jacobian_rank(den, samples, 0.1, key),
+  np.testing.assert_allclose(detection.jacobian_rank(key, den, samples, 0.1),
                              -(sv.sum() ** 2 / (sv**2).sum()), rtol=1e-4)
 
 
@@ -142,11 +142,11 @@ def test_other_bad_arguments_are_named():
   with pytest.raises(ValueError, match=r"fpr must be a false-positive rate"):
     detection.tpr_at_fpr(np.array([0, 1]), np.array([0.0, 1.0]), 1.5)
   with pytest.raises(ValueError, match="draws must be an integer >= 1, got 1.5"):
-    detection.code_scores(rep, np.ones((2, 3)), 0.1, key, draws=1.5)
+    detection.code_scores(key, rep, np.ones((2, 3)), 0.1, draws=1.5)
   with pytest.raises(ValueError, match=r"samples must have shape \(n, d\) with n, d >= 1"):
-    detection.code_scores(rep, np.ones((0, 3)), 0.1, key)
+    detection.code_scores(key, rep, np.ones((0, 3)), 0.1)
   with pytest.raises(ValueError, match="x_train has d = 5 columns but the samples have d = 3"):
     detection.nearest_distance(np.ones((2, 3)), np.ones((4, 5)))
   # A single score name is one name (not its letters), and integer samples are scored as floats.
-  s = detection.code_scores(rep, np.ones((2, 3), int), 0.1, key, names="std")
+  s = detection.code_scores(key, rep, np.ones((2, 3), int), 0.1, names="std")
   assert set(s) == {"std"} and s["std"].dtype == np.float32

@@ -64,7 +64,7 @@ def test_decomposed_loss_is_the_surrogate_closed_form(x64):
   n_mc = 20_000
   per_draw = lambda e: jnp.mean(jnp.sum((loss.gated_linear_apply(params, ds.x[None] + 0.4 * e, mask)
                                           - ds.x[None]) ** 2, -1), -1)
-  mom = loss.mc_moments(loss.gaussian_draws(per_draw, (180, 12), jnp.float64), jax.random.key(5),
+  mom = loss.mc_moments(jax.random.key(5), loss.gaussian_draws(per_draw, (180, 12), jnp.float64),
                         n_mc)
   assert abs(float(mom.mean) - float(jnp.mean(sur))) < 5 * float(mom.stderr)
 
@@ -113,8 +113,8 @@ def crosstalk_rows():
                     mean_norm=float(rng.uniform(2.0, 4.5)), spread=float(rng.uniform(0.2, 0.6)))
       con = constructions.generalization_weights(ds.x, ds.labels, 2, sigma, 1e-4)
       cb = loss.crosstalk_bound(con.params, ds.x, ds.labels, con.unit_block, sigma)
-      gap = loss.crosstalk_gap_mc(con.params, ds.x, ds.labels, con.unit_block, sigma,
-                                  jax.random.key(seed), _N_MC, chunk=5000)
+      gap = loss.crosstalk_gap_mc(jax.random.key(seed), con.params, ds.x, ds.labels,
+                                  con.unit_block, sigma, _N_MC, chunk=5000)
       rows.append(dict(seed=seed, sigma=sigma, t_min=float(cb.t_min), bound=float(cb.bound),
                        signed=float(gap.signed),
                        signed_se=float(gap.signed_se), absolute=float(gap.absolute),

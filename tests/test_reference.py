@@ -83,7 +83,7 @@ def test_mixture_denoiser_matches_monte_carlo_posterior_means(x64):
   y = jnp.asarray(np.random.default_rng(7).normal(size=(5, 3)) * 1.5)
   sigma = 0.8
   got = reference.mixture_denoiser(mix)(y, jnp.full((5,), sigma))
-  mc, ess = reference.posterior_mean_mc(mix, y, sigma, jax.random.key(2), 400_000)
+  mc, ess = reference.posterior_mean_mc(jax.random.key(2), mix, y, sigma, 400_000)
   assert ess.min() > 5000, ess
   np.testing.assert_allclose(got, mc, atol=0.03)
 
@@ -102,15 +102,15 @@ def test_lenses_on_known_denoisers(x64):
   shift = lambda v, s: v + 0.5
   assert lenses.rmse(shift, lambda v, s: v, y, 0.3) == pytest.approx(0.5)
   bias_free = lenses.affine_denoiser(a, np.zeros(4))
-  assert lenses.linearity_score(bias_free, y, 0.3, jax.random.key(0)) == pytest.approx(1.0)
-  assert lenses.linearity_score(lambda v, s: jnp.abs(v), y, 0.3, jax.random.key(0)) < 0.99
+  assert lenses.linearity_score(jax.random.key(0), bias_free, y, 0.3) == pytest.approx(1.0)
+  assert lenses.linearity_score(jax.random.key(0), lambda v, s: jnp.abs(v), y, 0.3) < 0.99
   spec = lenses.jacobian_spectrum(lin, y[:3], 0.3)
   np.testing.assert_allclose(spec.eigenvalues[0], np.sort(np.linalg.eigvalsh(a))[::-1], atol=1e-5)
   np.testing.assert_allclose(spec.effective_dim, np.trace(a), atol=1e-5)
   xt = rng.normal(size=(6, 4))
   brute = np.mean([min(np.linalg.norm(s - t) for t in xt) / np.linalg.norm(s) for s in np.asarray(y)])
   assert lenses.gl_score(y, xt) == pytest.approx(brute, rel=1e-6)
-  p_in, p_out = lenses.psnr(lambda v, s: v, xt, 0.2, jax.random.key(1))
+  p_in, p_out = lenses.psnr(jax.random.key(1), lambda v, s: v, xt, 0.2)
   assert p_in == pytest.approx(p_out)
 
 

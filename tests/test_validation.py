@@ -100,7 +100,7 @@ def _calls_with_lam(ds, con, mem, lam):
                                                       SIGMA, lam),
       "hessian_certificate": lambda: bounds.hessian_certificate(con.params, ds.x, ds.labels,
                                                                 con.unit_block, SIGMA, lam),
-      "dae_loss_mc": lambda: loss.dae_loss_mc(con.params, ds.x, SIGMA, lam, jax.random.key(0), 10),
+      "dae_loss_mc": lambda: loss.dae_loss_mc(jax.random.key(0), con.params, ds.x, SIGMA, lam, 10),
       "linear_ae_minimizer": lambda: constructions.linear_ae_minimizer(ds.x, 2, SIGMA, lam),
   }
 
