@@ -17,6 +17,20 @@ from scipy.optimize import linear_sum_assignment
 from dae_theory import checks
 from dae_theory.model import DAEParams
 
+LIVE_COLUMN = 0.1
+"""A column (unit) of a net's weights ``(d, p)`` is *live* when its norm exceeds LIVE_COLUMN × the
+largest column norm of the same net (the other columns are switched off); see :func:`live_columns`."""
+
+
+def live_columns(w: jax.Array, fraction: float = LIVE_COLUMN) -> jax.Array:
+  """Boolean mask ``(p,)`` of the live columns of ``w (d, p)``: ‖w_j‖ > ``fraction`` · max_k ‖w_k‖
+  (:data:`LIVE_COLUMN` by default). Jit-friendly; an all-zero ``w`` has no live column."""
+  w = jnp.asarray(w)
+  if w.ndim != 2:
+    raise ValueError(f"w must be a (d, p) weight matrix (columns are units), got shape {w.shape}.")
+  norms = jnp.linalg.norm(w, axis=0)
+  return norms > fraction * jnp.max(norms)
+
 
 def _safe_div(a, b):
   return jnp.where(b > 0, a / jnp.where(b > 0, b, 1.0), 0.0)

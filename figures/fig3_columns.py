@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dae_theory import metrics
 from figures import style
 
 RUNS = {"image": ("sims.image_dae", "runs/image_dae")}
@@ -31,8 +32,8 @@ def draw(loaded: dict, out_dir: str):
     style.image_grid(ax, a[f"{name}_w"].T[order], side, SHOW // 2,
                      labels=[f"{c:.2f}" for c in cos[order]], pad=2)
     live = a[f"{name}_col_live"]
-    lines.append(f"{title}: {live.sum()} of {len(live)} columns live (norm > 10% of max), best cosine "
-                 f"{cos[live].min():.3f}–{cos[live].max():.3f}")
+    lines.append(f"{title}: {live.sum()} of {len(live)} columns live (norm > "
+                 f"{metrics.LIVE_COLUMN:.0%} of max), best cosine {cos[live].min():.3f}–{cos[live].max():.3f}")
     ax.set_title(f"{lines[-1]}\n(top {SHOW} columns by norm; label = best cosine to a training image)",
                  loc="left")
   fig.tight_layout()

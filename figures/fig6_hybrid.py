@@ -1,6 +1,7 @@
 r"""Fig. 6: hybrid data (duplicated points + Gaussian modes). Each trained column is classified as
-memorizing (cosine ≥ 0.95 to a duplicated point) or as part of a mode's block; counts per cluster
-against the Cor. 3.4 construction, and the W Wᵀ distance to it. Reads ``python -m sims.mixture_dae``.
+memorizing (cosine ≥ :data:`dae_theory.copies.COSINE_COPY` = 0.95 to a duplicated point) or as part
+of a mode's block; counts per cluster against the Cor. 3.4 construction, and the W Wᵀ distance to it.
+Reads ``python -m sims.mixture_dae``.
 
   python -m figures.fig6_hybrid --mixture_workdir runs/mixture_dae
 """

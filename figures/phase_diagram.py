@@ -13,12 +13,13 @@ import warnings
 
 import numpy as np
 
+from dae_theory import copies
 from figures import style
 
 RUNS = {"phase": ("sims.phase_diagram", "runs/phase_diagram")}
 
-ROWS = [("stored_fraction", "samples stored in a column (cos≥0.95)", (0, 1)),
-        ("memorizing_fraction", "memorizing columns (cos≥0.95)", (0, 1)),
+ROWS = [("stored_fraction", f"samples stored in a column (cos≥{copies.COSINE_COPY:g})", (0, 1)),
+        ("memorizing_fraction", f"memorizing columns (cos≥{copies.COSINE_COPY:g})", (0, 1)),
         ("pr_test", "participation ratio (test codes)", None),
         ("gap", "log10(test loss / train loss)", None),
         ("dist_mem", "WWᵀ distance to Eq. 9 (memorizing)", (0, 1)),

@@ -8,8 +8,6 @@ import numpy as np
 
 from dae_theory import data, detection, diffusion, model
 
-LIVE_FRACTION = 0.1  # a column is live when its norm exceeds this fraction of the largest
-
 
 def memorization_set(centred: np.ndarray, k: int, margin: float) -> np.ndarray:
   """Indices of ``k`` rows of centred data with pairwise cosines < −``margin`` (Cor. 3.2's hypothesis
@@ -29,12 +27,6 @@ def diffusion_model(key, x, width: int, steps: int, learning_rate: float):
 def generate(key, denoiser, n: int, d: int):
   """``n`` samples of the VE sampler, without clamping (see ``sims.image_dae``)."""
   return diffusion.sample(key, denoiser, n, d, clamp=None)
-
-
-def live_columns(norms) -> np.ndarray:
-  """Columns whose norm exceeds LIVE_FRACTION × the largest (the rest are switched off)."""
-  norms = np.asarray(norms)
-  return norms > LIVE_FRACTION * norms.max()
 
 
 def std_separation(key, mem_params, x_mem, gen_params, x_gen, sigma, draws) -> dict:

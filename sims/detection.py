@@ -11,7 +11,8 @@ trained on centred data:
   (duplicated training data, Cor. 3.4's setting), width ``hybrid_width``.
 
 Each generates samples; a sample is labelled **memorized** when its cosine to its nearest training point
-(of that model's training set, centred coordinates) is ≥ ``threshold`` (0.95). Two evaluations:
+(of that model's training set, centred coordinates) is ≥ ``threshold`` (default
+:data:`dae_theory.copies.COSINE_COPY` = 0.95). Two evaluations:
 
 * **pooled**: the memorizing model's samples with the generalizing model's (each scored with the model
   that generated it), the analogue of a detector deployed across models;
@@ -37,7 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dae_theory import data, detection, diffusion, images, io
+from dae_theory import copies, data, detection, diffusion, images, io
 from sims._common import diffusion_model, generate, memorization_set
 from sims._flags import require
 
@@ -60,7 +61,7 @@ class Config:
   hybrid_lr: float = 1e-2
   n_samples: int = dataclasses.field(default=500, metadata={"help": "samples per model (pooled)"})
   hybrid_samples: int = 2000
-  threshold: float = 0.95
+  threshold: float = copies.COSINE_COPY
   sigmas: tuple[float, ...] = (0.02, 0.1, 0.3)
   baseline_sigma: float = 0.02
   mixture_d: int = 32

@@ -38,8 +38,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dae_theory import diffusion, images, io, metrics, train
-from sims._common import diffusion_model, generate, live_columns, memorization_set, std_separation
+from dae_theory import copies, diffusion, images, io, metrics, train
+from sims._common import diffusion_model, generate, memorization_set, std_separation
 from sims._flags import require
 
 DATASETS = ("digits", "patches", "folder")
@@ -62,7 +62,8 @@ class Config:
   mem_diffusion_lr: float = 1e-2
   gen_diffusion_lr: float = 1e-3
   n_samples: int = 200
-  threshold: float = dataclasses.field(default=0.95, metadata={"help": "memorized: cosine >= this"})
+  threshold: float = dataclasses.field(default=copies.COSINE_COPY,
+                                     metadata={"help": "memorized: cosine >= this"})
   width: int = dataclasses.field(default=100, metadata={"help": "plain DAE width (Fig. 3)"})
   sigma: float = dataclasses.field(default=0.2, metadata={"help": "plain DAE noise level"})
   mem_steps: int = 50_000
@@ -147,7 +148,7 @@ def run(cfg: Config, workdir: str) -> dict:
     w = res.params.w1
     out[f"{name}_w"] = np.asarray(w)
     out[f"{name}_col_norm"] = np.asarray(jnp.linalg.norm(w, axis=0))
-    out[f"{name}_col_live"] = live_columns(out[f"{name}_col_norm"])
+    out[f"{name}_col_live"] = np.asarray(metrics.live_columns(w))
     cos = np.asarray(metrics.cosine_matrix(w.T, x))  # (p, n)
     out[f"{name}_col_cos"], out[f"{name}_col_match"] = cos.max(1), cos.argmax(1)
     out[f"{name}_final_loss"] = float(jnp.mean(res.losses[-100:]))
@@ -166,9 +167,9 @@ def summary(out: dict, cfg: Config) -> list[str]:
   return [
       f"diffusion DAE memorized fraction (cos >= {cfg.threshold}): memorizing "
       f"{np.round(out['mem_fraction'], 3).tolist()}, generalizing {np.round(out['gen_fraction'], 3).tolist()}",
-      f"plain DAE columns (norm > 10% of max): memorizing {lm.sum()} live, best cosine "
-      f"{out['mem_col_cos'][lm].min():.3f}-{out['mem_col_cos'][lm].max():.3f}; generalizing {lg.sum()} "
-      f"live, best cosine {out['gen_col_cos'][lg].min():.3f}-{out['gen_col_cos'][lg].max():.3f}",
+      f"plain DAE columns (norm > {metrics.LIVE_COLUMN:.0%} of max): memorizing {lm.sum()} live, "
+      f"best cosine {out['mem_col_cos'][lm].min():.3f}-{out['mem_col_cos'][lm].max():.3f}; "
+      f"generalizing {lg.sum()} live, best cosine {out['gen_col_cos'][lg].min():.3f}-{out['gen_col_cos'][lg].max():.3f}",
       f"std(h) memorized {np.median(out['mem_std']):.3f} vs generalized "
       f"{np.median(out['gen_std']):.3f} (medians): AUROC {out['auroc_std']:.3f}; "
       f"participation ratio AUROC {out['auroc_pr']:.3f}",

@@ -11,10 +11,10 @@ pairwise cosines < −``obtuse_margin`` (Cor. 3.2's hypothesis). The generalizin
 
 **Fig. 6 (hybrid).** ``duplicated`` points repeated ``multiplicity`` times plus ``modes`` Gaussian
 modes (:func:`dae_theory.data.hybrid`), width ``hybrid_width``. Each trained column is classified:
-*memorizing* when its cosine to a duplicated point is ≥ 0.95, *block k* when it serves mode k
-(:func:`dae_theory.metrics.learned_allocation`), *dead* otherwise. Compared with the Cor. 3.4
-construction for the learned allocation (one column per duplicated point, a balanced Eq. 8 block per
-mode): column counts and the relative distance between W Wᵀ of the two.
+*memorizing* when its cosine to a duplicated point is ≥ :data:`dae_theory.copies.COSINE_COPY` (0.95),
+*block k* when it serves mode k (:func:`dae_theory.metrics.learned_allocation`), *dead* otherwise.
+Compared with the Cor. 3.4 construction for the learned allocation (one column per duplicated point, a
+balanced Eq. 8 block per mode): column counts and the relative distance between W Wᵀ of the two.
 
   python -m sims.mixture_dae --workdir runs/mixture_dae          # about 30 s on 2 CPU cores
 """
@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dae_theory import constructions, data, io, metrics, train
+from dae_theory import constructions, copies, data, io, metrics, train
 from sims._common import memorization_set, std_separation
 from sims._flags import require
 
@@ -78,7 +78,8 @@ class Config:
     return cls(per_cluster=100, steps=200, draws=10, per_mode=40, hybrid_steps=200, seeds=1)
 
 
-def classify_columns(params, hyb: data.LabelledData, duplicated: int, threshold: float = 0.95
+def classify_columns(params, hyb: data.LabelledData, duplicated: int,
+                     threshold: float = copies.COSINE_COPY
                      ) -> tuple[np.ndarray, np.ndarray]:
   """Per column: type (−1 dead, 0 … duplicated−1 memorizing that point, duplicated + k block of mode
   k) and its best cosine to a duplicated point."""

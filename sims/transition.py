@@ -8,8 +8,9 @@ two time-conditioned DAEs (THEORY §9) with the same seed, one on the first N tr
 one on the last N (B, disjoint from A). Samples of A and B come from shared initial and injected noise.
 Measured (on A unless said otherwise):
 
-* **representation**: memorized fraction of samples (nearest-training cosine ≥ 0.95) and mean
-  nearest-training cosine; participation ratio of the code at noisy training points (σ = ``sigma``);
+* **representation**: memorized fraction of samples (nearest-training cosine ≥ ``threshold``, default
+  :data:`dae_theory.copies.COSINE_COPY` = 0.95) and mean nearest-training cosine; participation ratio
+  of the code at noisy training points (σ = ``sigma``);
 * **Gaussian lens**: RMSE(D_A, Wiener filter of A's mean/covariance) on noisy held-out inputs at
   σ = ``sigma``; RMSE(D_A, its own linear distillation) (fitted on other held-out inputs); linearity
   score LS at σ = ``sigma`` and ``sigma_large``; GL score of the samples;
@@ -38,7 +39,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dae_theory import data, diffusion, images, io, lenses, metrics, reference
+from dae_theory import copies, data, diffusion, images, io, lenses, metrics, reference
 from sims._common import diffusion_model, generate
 from sims._flags import require
 
@@ -64,7 +65,7 @@ class Config:
   n_heldout: int = 300
   n_jacobian: int = 40
   subspace_rank: int = 10
-  threshold: float = 0.95
+  threshold: float = copies.COSINE_COPY
   sweep_n: int = dataclasses.field(default=64, metadata={
       "help": "training set size of the width and training-time sweeps of the Gaussian lens"})
   sweep_widths: tuple[int, ...] = (8, 32, 128, 512)

@@ -112,3 +112,16 @@ def test_grouped_code_merges_split_columns(x64):
   _, owner = metrics.column_sample_cosine(split.w1, ds.x)
   np.testing.assert_allclose(metrics.participation_ratio(metrics.grouped_code(h, owner, 4)), 1.0,
                              rtol=1e-9)
+
+
+def test_live_columns_is_the_one_threshold():
+  # column norms 2, 0.3, 0.19, 0 against LIVE_COLUMN = 0.1 of the largest (0.2): live, live, dead, dead
+  w = jnp.array([[2.0, 0.0, 0.19, 0.0], [0.0, 0.3, 0.0, 0.0]])
+  assert metrics.LIVE_COLUMN == 0.1
+  np.testing.assert_array_equal(metrics.live_columns(w), [True, True, False, False])
+  np.testing.assert_array_equal(jax.jit(metrics.live_columns)(w), [True, True, False, False])
+  np.testing.assert_array_equal(metrics.live_columns(w, fraction=0.1), [True, True, False, False])
+  np.testing.assert_array_equal(metrics.live_columns(w, 0.01), [True, True, True, False])
+  assert not metrics.live_columns(jnp.zeros((3, 4))).any()  # an all-zero net has no live column
+  with pytest.raises(ValueError, match=r"\(d, p\) weight matrix"):
+    metrics.live_columns(jnp.ones(3))
