@@ -48,12 +48,6 @@ def gaussian_denoiser(g: Gaussian) -> Callable:
   return d
 
 
-def bias_free_linear_denoiser(second_moment) -> Callable:
-  r"""y ↦ S(S + σ²I)^{-1}y for a second-moment matrix S (what each balanced block computes)."""
-  return gaussian_denoiser(Gaussian(jnp.zeros(second_moment.shape[0], second_moment.dtype),
-                                    second_moment))
-
-
 def mixture_denoiser(mixture: GaussianMixture) -> Callable:
   r"""Optimal denoiser of a Gaussian mixture: f(y) = Σ_k w_k(y)[μ_k + Σ_k(Σ_k + σ²I)^{-1}(y − μ_k)],
   w_k ∝ ρ_k N(y; μ_k, Σ_k + σ²I) (THEORY §8), with the log-densities from eigendecompositions."""
