@@ -7,6 +7,7 @@ larger value counts).
   python -m benchmarks.sweep --steps 100 --json /tmp/bench.json
   python -m benchmarks.sweep --smoke              # seconds
   python -m benchmarks.sweep --cpu_devices 1      # JAX's default single CPU device
+  python -m benchmarks.sweep --previous cee459e --no_torch   # today's engine beside that commit's
 
 Default workload: widths 16, 32, 64, 128 × n 64, 256, 1024, 4096 × 4 seeds = 64 models, d = 64,
 batch 256, Adam, 1000 steps, tied weights, σ = 0.2, λ = 1e-4. Every contender runs the same algorithm
@@ -25,14 +26,15 @@ other measured numbers. ``sweep_*`` and ``jax_loop_*`` are the compiled (second-
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
+import sys
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from absl import app, flags
 
 from dae_theory import data, io, sweep
 
@@ -93,7 +95,7 @@ def jax_loop(x: np.ndarray, configs: sweep.Configs, steps: int, batch: int) -> t
   for _ in range(2):
     t0 = time.perf_counter()
     for i in range(len(configs)):
-      p, _, _ = sweep.train_config(x, int(configs.seed[i]), int(configs.width[i]),
+      p, _, _ = sweep.train_config(jax.random.key(0), x, int(configs.seed[i]), int(configs.width[i]),
                                    int(configs.n[i]), float(configs.sigma[i]),
                                    float(configs.lam[i]), float(configs.learning_rate[i]),
                                    steps=steps, batch_size=batch, log_every=10)
@@ -102,23 +104,53 @@ def jax_loop(x: np.ndarray, configs: sweep.Configs, steps: int, batch: int) -> t
   return times[0], times[1]
 
 
-def sweep_engine(x: np.ndarray, configs: sweep.Configs, steps: int, batch: int
+def sweep_engine(x: np.ndarray, configs: sweep.Configs, steps: int, batch: int, engine=None
                  ) -> tuple[float, float]:
   """Wall times of the sweep engine (the whole workload as one chunk: one program, a vmap per width
   group, all devices): the first call (compiling it) and a second identical call (compiled: steady
-  state)."""
+  state). ``engine``: another version's ``run_sweep`` (:func:`previous_engine`), called the way it
+  was then (data first, an integer key)."""
   times = []
   for _ in range(2):
     t0 = time.perf_counter()
-    sweep.run_sweep(x, configs, steps=steps, batch_size=batch, chunk_size=len(configs),
-                    log_every=10, log=None)
+    if engine is None:
+      sweep.run_sweep(jax.random.key(0), x, configs, steps=steps, batch_size=batch,
+                      chunk_size=len(configs), log_every=10, log=None)
+    else:
+      engine(x, configs, steps=steps, batch_size=batch, chunk_size=len(configs), log_every=10,
+             log=None)
     times.append(time.perf_counter() - t0)
   return times[0], times[1]
 
 
+def previous_engine(commit: str):
+  """``run_sweep`` of the single-module engine ``dae_theory/sweep.py`` at ``commit`` (read with
+  ``git show``, loaded as its own module beside today's engine), so both are timed side by side in
+  one process on the same workload."""
+  import importlib.util
+  import subprocess
+  import tempfile
+
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  src = subprocess.run(["git", "show", f"{commit}:dae_theory/sweep.py"], cwd=root,
+                       capture_output=True, text=True)
+  if src.returncode != 0:
+    raise ValueError(f"--previous {commit}: no dae_theory/sweep.py at that commit "
+                     f"({src.stderr.strip()}).")
+  path = os.path.join(tempfile.mkdtemp(), f"sweep_{commit[:12]}.py")
+  with open(path, "w") as f:
+    f.write(src.stdout)
+  spec = importlib.util.spec_from_file_location(f"previous_sweep_{commit[:12]}", path)
+  module = importlib.util.module_from_spec(spec)
+  sys.modules[spec.name] = module  # dataclasses look their module up there
+  spec.loader.exec_module(module)
+  return module.run_sweep
+
+
 def run(steps: int, batch: int, d: int, widths, sample_sizes, seeds: int,
-        include_torch: bool = True) -> dict:
-  """Run the three contenders on one workload and return every measured number."""
+        include_torch: bool = True, previous: str | None = None) -> dict:
+  """Run the three contenders (and, with ``previous``, that commit's sweep engine) on one workload
+  and return every measured number."""
   grid = sweep.Grid(seeds=tuple(range(seeds)), widths=tuple(widths),
                     sample_sizes=tuple(sample_sizes), sigmas=(0.2,), lams=(1e-4,),
                     learning_rates=(1e-3,))
@@ -135,6 +167,13 @@ def run(steps: int, batch: int, d: int, widths, sample_sizes, seeds: int,
   peak_before = matmul_peak_gflops()
   times = {}
   times["sweep_first_call"], times["sweep"] = sweep_engine(x, configs, steps, batch)
+  if previous is not None:
+    old = previous_engine(previous)
+    times["previous_sweep_first_call"], times["previous_sweep"] = sweep_engine(
+        x, configs, steps, batch, old)
+    # and today's engine once more after it, so that neither profits from running first
+    t_again = sweep_engine(x, configs, steps, batch)[1]
+    times["sweep"] = min(times["sweep"], t_again)
   times["jax_loop_first_call"], times["jax_loop"] = jax_loop(x, configs, steps, batch)
   times["torch"] = torch_loop(x, configs, steps, batch) if include_torch else None
   peak_after = matmul_peak_gflops()
@@ -153,6 +192,10 @@ def run(steps: int, batch: int, d: int, widths, sample_sizes, seeds: int,
     if times["torch"] is not None:
       out[f"sweep{kind}_speedup_over_torch"] = times["torch"] / times[f"sweep{kind}"]
     out[f"sweep{kind}_speedup_over_jax_loop"] = times[f"jax_loop{kind}"] / times[f"sweep{kind}"]
+    if previous is not None:
+      out[f"sweep{kind}_speedup_over_previous"] = (times[f"previous_sweep{kind}"]
+                                                   / times[f"sweep{kind}"])
+  out["previous"] = previous
   return out
 
 
@@ -168,7 +211,12 @@ def format_table(r: dict) -> str:
                       ("jax_loop_first_call", "JAX loop, first pass (incl. compiling 1 program per width)"),
                       ("jax_loop", "JAX loop, second pass (compiled)"),
                       ("sweep_first_call", "sweep engine, first call (incl. compiling its program)"),
-                      ("sweep", "sweep engine, second call (compiled)")):
+                      ("sweep", "sweep engine, second call (compiled; best of two)"
+                       if r.get("previous") else "sweep engine, second call (compiled)"),
+                      ("previous_sweep_first_call", f"previous engine ({r.get('previous')}), first call"),
+                      ("previous_sweep", f"previous engine ({r.get('previous')}), second call")):
+    if name.startswith("previous") and not r.get("previous"):
+      continue
     if r.get(f"{name}_seconds") is None:
       lines.append(f"| {label} | not run (torch not importable) | | | |")
       continue
@@ -180,46 +228,61 @@ def format_table(r: dict) -> str:
                  f"(compiled), {r['sweep_first_call_speedup_over_torch']:.1f}x (first call)")
   lines.append(f"sweep / JAX loop: {r['sweep_speedup_over_jax_loop']:.1f}x model-steps/s (both "
                f"compiled), {r['sweep_first_call_speedup_over_jax_loop']:.1f}x (both first)")
+  if r.get("previous"):
+    lines.append(f"sweep / previous engine ({r['previous']}): "
+                 f"{r['sweep_speedup_over_previous']:.2f}x model-steps/s (both compiled), "
+                 f"{r['sweep_first_call_speedup_over_previous']:.2f}x (both first)")
   return "\n".join(lines)
 
 
-def main(argv=None) -> None:
-  ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  ap.add_argument("--steps", type=int, default=1000)
-  ap.add_argument("--batch", type=int, default=256)
-  ap.add_argument("--d", type=int, default=64)
-  ap.add_argument("--widths", default="16,32,64,128")
-  ap.add_argument("--sample_sizes", default="64,256,1024,4096")
-  ap.add_argument("--seeds", type=int, default=4)
-  ap.add_argument("--no_torch", action="store_true", help="skip the PyTorch loop")
-  ap.add_argument("--smoke", action="store_true", help="tiny workload (seconds)")
-  ap.add_argument("--json", default=None, help="also write the numbers to this JSON file")
-  ap.add_argument("--cpu_devices", type=int, default=None,
-                  help="present the CPU as this many JAX devices; the sweep shards its configs over "
-                       "them (default: one per core, see dae_theory.sweep.split_cpu; 1 = JAX's "
-                       "default)")
-  a = ap.parse_args(argv)
-  if a.cpu_devices is not None and a.cpu_devices < 1:
-    ap.error(f"--cpu_devices must be >= 1, got {a.cpu_devices}")
+def _define_flags() -> None:
+  flags.DEFINE_integer("steps", 1000, "optimizer steps (a positive multiple of 10)")
+  flags.DEFINE_integer("batch", 256, "minibatch size")
+  flags.DEFINE_integer("d", 64, "data dimension (>= 12)")
+  flags.DEFINE_list("widths", ["16", "32", "64", "128"], "widths")
+  flags.DEFINE_list("sample_sizes", ["64", "256", "1024", "4096"], "sample sizes")
+  flags.DEFINE_integer("seeds", 4, "seeds")
+  flags.DEFINE_bool("no_torch", False, "skip the PyTorch loop")
+  flags.DEFINE_bool("smoke", False, "tiny workload (seconds)")
+  flags.DEFINE_string("json", None, "also write the numbers to this JSON file")
+  flags.DEFINE_string("previous", None, "also time the sweep engine of this git commit (the "
+                      "single-module dae_theory/sweep.py), side by side in the same process")
+  flags.DEFINE_integer("cpu_devices", None, "present the CPU as this many JAX devices; the sweep "
+                       "shards its configs over them (default: one per core, see "
+                       "dae_theory.sweep.split_cpu; 1 = JAX's default)")
+
+
+def main(argv) -> None:
+  F = flags.FLAGS
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  if F.cpu_devices is not None and F.cpu_devices < 1:
+    raise app.UsageError(f"--cpu_devices must be >= 1, got {F.cpu_devices}")
   try:
-    sweep.split_cpu(a.cpu_devices)
+    sweep.split_cpu(F.cpu_devices)
   except RuntimeError as e:  # JAX already ran something in this process (e.g. called from a test)
     print(f"note: --cpu_devices not applied ({e}); using {jax.device_count()} device(s)")
   try:
-    widths = [int(v) for v in a.widths.split(",")]
-    sizes = [int(v) for v in a.sample_sizes.split(",")]
+    widths = [int(v) for v in F.widths]
+    sizes = [int(v) for v in F.sample_sizes]
   except ValueError:
-    ap.error(f"--widths and --sample_sizes must be comma-separated integers, got {a.widths!r}, "
-             f"{a.sample_sizes!r}")
-  if a.smoke:
-    a.steps, a.batch, a.d, widths, sizes, a.seeds = 20, 16, 16, [4, 8], [16, 32], 1
-  if a.steps < 10 or a.steps % 10:
-    ap.error(f"--steps must be a positive multiple of 10, got {a.steps}")
-  r = run(a.steps, a.batch, a.d, widths, sizes, a.seeds, include_torch=not a.no_torch)
+    raise app.UsageError(f"--widths and --sample_sizes must be comma-separated integers, got "
+                         f"{F.widths!r}, {F.sample_sizes!r}") from None
+  steps, batch, d, seeds = F.steps, F.batch, F.d, F.seeds
+  if F.smoke:
+    steps, batch, d, widths, sizes, seeds = 20, 16, 16, [4, 8], [16, 32], 1
+  if steps < 10 or steps % 10:
+    raise app.UsageError(f"--steps must be a positive multiple of 10, got {steps}")
+  try:
+    r = run(steps, batch, d, widths, sizes, seeds, include_torch=not F.no_torch,
+            previous=F.previous)
+  except ValueError as err:
+    raise app.UsageError(str(err)) from None
   print(format_table(r))
-  if a.json:
-    io.write_json(a.json, r)
+  if F.json:
+    io.write_json(F.json, r)
 
 
 if __name__ == "__main__":
-  main()
+  _define_flags()
+  app.run(main)

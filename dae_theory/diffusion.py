@@ -1,5 +1,5 @@
 r"""The time-conditioned two-layer DAE of the reference code, its training, and the VE sampler
-(THEORY §9). Pure JAX (params are NamedTuples): the model is two matrices and a tiny MLP, and pure
+(docs/theory.md §9). Pure JAX (params are NamedTuples): the model is two matrices and a tiny MLP, and pure
 functions keep it vmappable in sweeps, so a module framework would add nothing here.
 
 Model (our column convention, W (d, p)):
@@ -20,7 +20,10 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
+
+from dae_theory import checks, model
+from dae_theory import plug as plug_lib
+from dae_theory import train as train_lib
 
 SIGMA_MIN, SIGMA_MAX = 0.02, 2.0
 
@@ -37,14 +40,15 @@ class DiffusionParams(NamedTuple):
   skip: jax.Array
 
 
-def init_params(key: jax.Array, d: int, p: int, hidden: int = 32, dtype=jnp.float32
+def init_params(key: jax.Array, d: int, p: int, hidden: int = 32, dtype=jnp.float32, width=None
                 ) -> DiffusionParams:
-  """W ~ N(0, 1/d); first MLP layer ~ N(0, 1); last layer and skip at zero (THEORY §9)."""
-  k1, k2 = jax.random.split(key)
+  """W ~ N(0, 1/d), unit j's column from ``fold_in(fold_in(key, 0), j)`` (columns j ≥ ``width`` zero);
+  first MLP layer ~ N(0, 1) from ``fold_in(key, 1)``; last layer and skip at zero (docs/theory.md §9)."""
+  w = model.unit_columns(jax.random.fold_in(key, 0), d, p, 1.0 / jnp.sqrt(d), dtype, width)
   return DiffusionParams(
-      w=jax.random.normal(k1, (d, p), dtype) / jnp.sqrt(d),
-      a1=jax.random.normal(k2, (1, hidden), dtype), b1=jnp.zeros((hidden,), dtype),
-      a2=jnp.zeros((hidden, p), dtype), b2=jnp.zeros((p,), dtype), skip=jnp.zeros((), dtype))
+      w=w, a1=jax.random.normal(jax.random.fold_in(key, 1), (1, hidden), dtype),
+      b1=jnp.zeros((hidden,), dtype), a2=jnp.zeros((hidden, p), dtype), b2=jnp.zeros((p,), dtype),
+      skip=jnp.zeros((), dtype))
 
 
 def representation(params: DiffusionParams, y: jax.Array) -> jax.Array:
@@ -73,46 +77,52 @@ def score(denoiser: Callable, y: jax.Array, sigma) -> jax.Array:
   return (denoiser(y, sigma) - y) / (sigma**2)[..., None]
 
 
-@functools.partial(jax.jit, static_argnames=("steps", "batch_size"))
-def _train(key, params, x, lam, learning_rate, *, steps, batch_size):
-  opt = optax.adam(optax.cosine_decay_schedule(learning_rate, steps))
-  n, d = x.shape
+def _noise(key, batch, d, dtype):
+  """σ log-uniform in [SIGMA_MIN, SIGMA_MAX] per sample, and ε ~ N(0, I)."""
+  k_s, k_e = jax.random.split(key)
+  sig = jnp.exp(jax.random.uniform(k_s, (batch,), dtype, jnp.log(SIGMA_MIN), jnp.log(SIGMA_MAX)))
+  return sig, jax.random.normal(k_e, (batch, d), dtype)
 
-  def loss(p, xb, sig, eps):
-    pred = denoise(p, xb + sig[:, None] * eps, sig)
-    return jnp.mean(jnp.sum((pred - xb) ** 2, -1)) + lam * 2 * jnp.sum(p.w**2)
 
-  def step(carry, t):
-    p, st = carry
-    k_i, k_s, k_e = jax.random.split(jax.random.fold_in(key, t), 3)
-    xb = x[jax.random.randint(k_i, (batch_size,), 0, n)]
-    sig = jnp.exp(jax.random.uniform(k_s, (batch_size,), x.dtype, jnp.log(SIGMA_MIN),
-                                     jnp.log(SIGMA_MAX)))
-    val, g = jax.value_and_grad(loss)(p, xb, sig, jax.random.normal(k_e, xb.shape, x.dtype))
-    upd, st = opt.update(g, st, p)
-    return (optax.apply_updates(p, upd), st), val
+def _loss(params, batch, weights, noise, hyper):
+  sig, eps = noise
+  pred = denoise(params, batch + sig[:, None] * eps, sig)
+  return jnp.sum(weights * jnp.sum((pred - batch) ** 2, -1)) + hyper.lam * 2 * jnp.sum(params.w**2)
 
-  (params, _), losses = jax.lax.scan(step, (params, opt.init(params)), jnp.arange(steps))
-  return params, losses
+
+@functools.lru_cache(maxsize=None)
+def plug(hidden: int = 32) -> plug_lib.ModelPlug:
+  r"""The model plug of the time-conditioned DAE: σ log-uniform in [σ_min, σ_max] per sample (the
+  config's σ is not used), loss Σ_b w_b‖x̂₀(x_b + σ_bε_b, σ_b) − x_b‖² + 2λ‖W‖², autodiff gradient.
+  A zero unit (w_j = 0 and its MLP output column 0) gets exactly zero gradient, so widths may be
+  padded."""
+  return plug_lib.ModelPlug(
+      name=f"diffusion-h{hidden}",
+      init=lambda key, d, width, p_max, dtype: init_params(key, d, p_max, hidden, dtype, width),
+      noise=_noise, loss_and_grad=jax.value_and_grad(_loss), represent=representation,
+      denoise=denoise, zero_units_stay_zero=True)
 
 
 def train(key: jax.Array, x: jax.Array, width: int, steps: int, learning_rate: float = 1e-3,
-          lam: float = 0.0, batch_size: int = 256) -> tuple[DiffusionParams, jax.Array]:
-  """Train the time-conditioned DAE on ``x (n, d)``: σ log-uniform in [0.02, 2] per sample, loss
-  E‖x̂₀(x + σε, σ) − x‖² + 2λ‖W‖², Adam with cosine decay.
+          lam: float = 0.0, batch_size: int = 256, optimizer: str = "adam"
+          ) -> tuple[DiffusionParams, jax.Array]:
+  """Train the time-conditioned DAE on ``x (n, d)`` through the lab's one training loop
+  (:func:`dae_theory.train.fit` with :func:`plug`): minibatches drawn with replacement, loss
+  E‖x̂₀(x + σε, σ) − x‖² + 2λ‖W‖², the optimizer by name with cosine decay.
 
   Returns:
     ``(params, losses (steps,))``.
+
+  Raises:
+    ValueError: a bad argument, named. TrainingDiverged: as :func:`dae_theory.train.fit`.
   """
-  x = jnp.asarray(x)
-  if x.ndim != 2:
-    raise ValueError(f"x must have shape (n, d), got {x.shape}.")
+  x = jnp.asarray(checks.check_data(x))
   if width < 1 or steps < 1 or batch_size < 1 or not learning_rate > 0 or lam < 0:
     raise ValueError(f"need width, steps, batch_size >= 1, learning_rate > 0, lam >= 0; got "
                      f"{width}, {steps}, {batch_size}, {learning_rate}, {lam}.")
-  params = init_params(jax.random.fold_in(key, 0), x.shape[1], width, dtype=x.dtype)
-  return _train(jax.random.fold_in(key, 1), params, x, lam, learning_rate, steps=steps,
-                batch_size=batch_size)
+  res = train_lib.fit(key, plug(), x, width, plug_lib.Hyper(0.0, lam), steps, learning_rate,
+                      batch_size=batch_size, optimizer=optimizer)
+  return res.params, res.losses
 
 
 def sigma_grid(levels: int = 60, sigma_max: float = SIGMA_MAX, sigma_min: float = SIGMA_MIN

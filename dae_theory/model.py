@@ -45,24 +45,39 @@ class DAEParams(NamedTuple):
     return self.w1.shape[1]
 
 
+def unit_columns(key: jax.Array, d: int, p: int, scale, dtype, width=None) -> jax.Array:
+  """``(d, p)`` columns N(0, scale² I_d), column j drawn from ``fold_in(key, j)``; columns j ≥ ``width``
+  (default p) are zero. So the first columns do not depend on p (common random numbers across widths
+  and paddings)."""
+  cols = jax.vmap(lambda j: jax.random.normal(jax.random.fold_in(key, j), (d,), dtype))(
+      jnp.arange(p))
+  width = p if width is None else width
+  mask = (jnp.arange(p) < width).astype(dtype)
+  return (jnp.asarray(scale, dtype) * cols * mask[:, None]).T
+
+
 def init_params(key: jax.Array, d: int, p: int, tied: bool = True, scale: float | None = None,
-                dtype=jnp.float32) -> DAEParams:
+                dtype=jnp.float32, width=None) -> DAEParams:
   """Gaussian init, entries N(0, scale²) with default scale 1/√d (unit-norm columns on average).
+
+  Unit j's column of W₁ is drawn from ``fold_in(fold_in(key, 0), j)`` and of W₂ from
+  ``fold_in(fold_in(key, 1), j)`` (:func:`unit_columns`), so a net of width p' > p starts with the
+  same first p units: seed i is the same run at any width padding or grid size.
 
   Args:
     key: PRNG key.
     d: data dimension.
-    p: hidden width (the true width; used for nothing but the shape here).
+    p: number of columns (the padded width).
     tied: return tied params (``w2=None``).
     scale: entry standard deviation; ``None`` → 1/√d.
     dtype: float dtype.
+    width: the true width ≤ p (may be traced); columns j ≥ width are zero (default p).
   """
   if d < 1 or p < 1:
     raise ValueError(f"d and p must be >= 1, got d={d}, p={p}.")
   scale = (1.0 / jnp.sqrt(d)) if scale is None else scale
-  k1, k2 = jax.random.split(key)
-  w1 = scale * jax.random.normal(k1, (d, p), dtype)
-  w2 = None if tied else scale * jax.random.normal(k2, (d, p), dtype)
+  w1 = unit_columns(jax.random.fold_in(key, 0), d, p, scale, dtype, width)
+  w2 = None if tied else unit_columns(jax.random.fold_in(key, 1), d, p, scale, dtype, width)
   return DAEParams(w1, w2)
 
 

@@ -1,12 +1,25 @@
-r"""A small optax training routine for the DAE of Eq. 5 on the loss of Eq. 6.
+r"""The lab's one training engine for a single model: one step, one minibatch rule, one loop.
 
-One ``lax.scan`` over steps; fresh noise every step (one draw per sample in the batch); the weight decay
-is the explicit λ(‖W₁‖² + ‖W₂‖²) of Eq. 6 (not the optimizer's decoupled decay), so trained weights are
-comparable with the closed forms at the same λ. A step that diverges — its loss or update is not
-finite, or its loss exceeds :data:`DIVERGENCE_FACTOR` × the loss of the first step — is not applied;
-training stops changing the weights from then on and :class:`TrainingDiverged` is raised carrying
-everything computed up to that step. The sweep engine (many configs in one program) is a separate
-module and uses the same :func:`guarded_step`.
+Any model is trained through its :class:`~dae_theory.plug.ModelPlug`. A step (:func:`train_step`)
+evaluates the plug's loss and gradient on a minibatch with the given noise and applies one optax
+update through :func:`guarded_step`; the sweep engine (:mod:`dae_theory.sweep`) runs the same
+:func:`train_step` for many configs at once, and the time-conditioned diffusion DAE trains through
+:func:`fit` too.
+
+* **One minibatch rule** (:func:`minibatch`): ``batch_size=None`` is the full batch (each of the first n
+  rows once, weight 1/n); otherwise B rows drawn uniformly *with replacement* from the first n rows,
+  weight 1/B each, so the data term is the unbiased estimate of Eq. 6 with its true 1/n.
+* **One key scheme**: a run's key k gives ``k_init, k_data = split(k)``; the init draws unit j from
+  ``fold_in(k_init', j)`` (:func:`dae_theory.model.init_params`), step t draws its minibatch and noise
+  from ``split(fold_in(k_data, t))``. Config seed s of a sweep with key K is the run with key
+  ``fold_in(K, s)``.
+* **One optimizer choice**: by name from optax (:func:`make_optimizer`), optionally with cosine decay.
+* The weight decay is the explicit λ(‖W₁‖² + ‖W₂‖²) of Eq. 6 (not the optimizer's decoupled decay), so
+  trained weights are comparable with the closed forms at the same λ.
+* A step that diverges — its loss or update is not finite, or its loss exceeds
+  :data:`DIVERGENCE_FACTOR` × the loss of the first step — is not applied; training stops changing the
+  weights from then on and :class:`TrainingDiverged` is raised carrying everything computed up to
+  that step.
 """
 
 from __future__ import annotations
@@ -20,8 +33,8 @@ import numpy as np
 import optax
 
 from dae_theory import checks
-from dae_theory import loss as loss_lib
-from dae_theory.model import DAEParams, init_params
+from dae_theory import plug as plug_lib
+from dae_theory.model import DAEParams
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 
@@ -122,54 +135,171 @@ def guarded_step(opt: optax.GradientTransformation, params, state, grads, value,
           jnp.where((bad < 0) & ~ok, t.astype(bad.dtype), bad), ref)
 
 
-@functools.partial(jax.jit, static_argnames=("steps", "batch_size", "optimizer", "cosine"))
-def train_loop(key: jax.Array, params: DAEParams, x: jax.Array, sigma, lam, learning_rate,
-               gate: jax.Array | None = None, *, steps: int, batch_size: int,
-               optimizer: str = "adam", cosine: bool = True
-               ) -> tuple[DAEParams, jax.Array, jax.Array]:
-  """The jitted core of :func:`train_dae` (pure; vmappable over key, params, σ, λ, learning rate).
+def run_keys(key: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """``(k_init, k_data)`` of a run with key ``key`` (the one key scheme of the lab)."""
+  return tuple(jax.random.split(key))
 
-  With ``gate`` ``(n, p)`` the net is the gated-linear surrogate of Theorem D.2 (fixed gate per
-  sample) instead of the ReLU net: its expected loss is the decomposed loss.
+
+def minibatch(key: jax.Array, n, rows: int, batch_size: int | None) -> tuple[jax.Array, jax.Array]:
+  r"""The lab's one minibatch rule: ``(indices (B,), weights (B,))`` over the first ``n`` of ``rows``
+  rows (``n`` may be traced).
+
+  ``batch_size=None``: the full batch, every row once (B = rows) with weight 1[i < n]/n. Otherwise B
+  indices uniform *with replacement* in 0 … n−1, weight 1/B each. Either way Σ_b w_b ℓ(x_b) is an
+  unbiased estimate of (1/n) Σ_{i<n} ℓ(x_i) (exact for the full batch).
+  """
+  if batch_size is None:
+    idx = jnp.arange(rows)
+    dtype = jnp.result_type(float)
+    return idx, (idx < n).astype(dtype) / jnp.asarray(n, dtype)
+  idx = jax.random.randint(key, (batch_size,), 0, n)
+  return idx, jnp.full((batch_size,), 1.0 / batch_size)
+
+
+def step_keys(k_data: jax.Array, t) -> tuple[jax.Array, jax.Array]:
+  """``(k_minibatch, k_noise)`` of step t."""
+  return tuple(jax.random.split(jax.random.fold_in(k_data, t)))
+
+
+def train_step(plug, opt: optax.GradientTransformation, carry, batch, weights, noise, hyper, t,
+               freeze_state: bool = True):
+  """One training step of any model plug: its loss and gradient on ``batch`` (rows, weights, noise
+  given), then :func:`guarded_step`. ``carry = (params, opt_state, bad, ref)``.
 
   Returns:
-    ``(params, losses (steps,), diverged_at)``.
+    ``(carry, loss)``.
+  """
+  params, state, bad, ref = carry
+  val, grads = plug.loss_and_grad(params, batch, weights.astype(val_dtype(params)), noise, hyper)
+  return guarded_step(opt, params, state, grads, val, bad, ref, t,
+                      freeze_state=freeze_state), val
+
+
+def val_dtype(params):
+  """The float dtype of a model's weights (the dtype its loss is computed in)."""
+  return jax.tree.leaves(params)[0].dtype
+
+
+def data_dim(data) -> tuple[int, int]:
+  """``(rows, d)`` of a data pytree: an array ``(rows, d)`` or a tuple whose first entry is one."""
+  first = data if not isinstance(data, (tuple, list)) else data[0]
+  return first.shape[0], first.shape[1]
+
+
+@functools.partial(jax.jit, static_argnames=("plug", "steps", "batch_size", "optimizer", "cosine",
+                                             "log_every"))
+def fit_loop(k_data: jax.Array, plug, params, data, n, hyper, learning_rate, *, steps: int,
+             batch_size: int | None, optimizer: str = "adam", cosine: bool = True,
+             log_every: int = 1):
+  """The jitted loop of one model (pure): ``lax.scan`` of :func:`train_step` over ``steps``.
+
+  Args:
+    k_data: the run's data key (:func:`run_keys`).
+    plug: the model plug (static).
+    params: initial weights.
+    data: ``(rows, d)`` array, or a tuple of row-aligned arrays (the plug's batch).
+    n: use the first n rows (may be traced).
+    hyper: :class:`~dae_theory.plug.Hyper`.
+    learning_rate: the (peak) rate.
+
+  Returns:
+    ``(params, losses (steps // log_every,) mean over each window, diverged_at)``.
   """
   opt = make_optimizer(optimizer, learning_rate, steps if cosine else None)
-  n, d = x.shape
-
-  def objective(p, xb, gb, eps):
-    if gb is None:
-      return loss_lib.dae_loss(p, xb, sigma, lam, eps)
-    pred = loss_lib.gated_linear_apply(p, xb[None] + sigma * eps, gb)
-    return jnp.mean(jnp.sum((pred - xb[None]) ** 2, -1)) + loss_lib.weight_penalty(p, lam)
+  rows, d = data_dim(data)
+  dtype = val_dtype(params)
 
   def step(carry, t):
-    p, state, bad, ref = carry
-    k = jax.random.fold_in(key, t)
-    k_idx, k_eps = jax.random.split(k)
-    if batch_size < n:
-      idx = jax.random.choice(k_idx, n, (batch_size,), replace=False)
-      xb, gb = x[idx], None if gate is None else gate[idx]
-    else:
-      xb, gb = x, gate
-    eps = jax.random.normal(k_eps, (1,) + xb.shape, x.dtype)
-    val, grads = jax.value_and_grad(objective)(p, xb, gb, eps)
-    return guarded_step(opt, p, state, grads, val, bad, ref, t), val
+    k_idx, k_eps = step_keys(k_data, t)
+    idx, w = minibatch(k_idx, n, rows, batch_size)
+    noise = plug.noise(k_eps, idx.shape[0], d, dtype)
+    batch = jax.tree.map(lambda a: a[idx], data)
+    return train_step(plug, opt, carry, batch, w, noise, hyper, t)
 
-  init = (params, opt.init(params), *init_guard(x.dtype))
+  init = (params, opt.init(params), *init_guard(dtype))
   (params, _, bad, _), losses = jax.lax.scan(step, init, jnp.arange(steps))
-  return params, losses, bad
+  return params, losses.reshape(steps // log_every, log_every).mean(1), bad
+
+
+def fit(key: jax.Array, plug, data, width: int, hyper, steps: int, learning_rate: float, *,
+        n: int | None = None, batch_size: int | None = None, optimizer: str = "adam",
+        cosine: bool = True, params=None, log_every: int = 1) -> TrainResult:
+  """Train any model plug from its init (or from ``params``): the single-config trainer.
+
+  Config seed s of a sweep with key K, trained alone, is ``fit(fold_in(K, s), …)``: the same init,
+  minibatches and noise.
+
+  Args:
+    key: the run's key (:func:`run_keys`: init from the first half, steps from the second).
+    plug: a :class:`~dae_theory.plug.ModelPlug`.
+    data: ``(rows, d)`` training data (or a tuple of row-aligned arrays, the plug's batch).
+    width: hidden width p (ignored when ``params`` is given).
+    hyper: :class:`~dae_theory.plug.Hyper` (σ, λ).
+    steps: optimizer steps ≥ 1 (a multiple of ``log_every``).
+    learning_rate: > 0.
+    n: train on the first n rows (default all).
+    batch_size: minibatch size, drawn with replacement (default: the full batch; :func:`minibatch`).
+    optimizer, cosine: :func:`make_optimizer`.
+    params: initial weights (overrides ``width``).
+    log_every: losses are means over windows of this many steps.
+
+  Returns:
+    TrainResult (``losses`` per window).
+
+  Raises:
+    ValueError: a bad argument, named.
+    TrainingDiverged: as :func:`train_dae`.
+  """
+  rows, d = data_dim(data)
+  n = rows if n is None else checks.check_int(n, "n", 1, "a number of rows")
+  if n > rows:
+    raise ValueError(f"n={n} is larger than the data ({rows} rows).")
+  steps = checks.check_int(steps, "steps", 1, "optimizer steps")
+  if steps % log_every:
+    raise ValueError(f"steps must be a multiple of log_every={log_every}, got {steps}.")
+  if batch_size is not None:
+    batch_size = checks.check_int(batch_size, "batch_size", 1, "a minibatch size")
+  make_optimizer(optimizer, learning_rate)  # validates the name before tracing
+  k_init, k_data = run_keys(key)
+  dtype = jax.tree.leaves(data)[0].dtype
+  if params is None:
+    width = checks.check_int(width, "width", 1, "a number of units")
+    params = plug.init(k_init, d, width, width, dtype)
+  hyper = type(hyper)(*(jnp.asarray(v, dtype) for v in hyper))
+  out, losses, bad = fit_loop(k_data, plug, params, data, n, hyper, jnp.asarray(learning_rate, dtype),
+                              steps=steps, batch_size=batch_size, optimizer=optimizer,
+                              cosine=cosine, log_every=log_every)
+  result = TrainResult(out, losses, int(bad))
+  if result.diverged_at >= 0:
+    _raise_diverged(result, steps, learning_rate, log_every)
+  return result
+
+
+def _raise_diverged(result: TrainResult, steps: int, learning_rate: float, log_every: int = 1):
+  t, losses = result.diverged_at, result.losses
+  at, first = float(losses[t // log_every]), float(losses[0])
+  if np.isfinite(at) and at > DIVERGENCE_FACTOR * first:
+    why = (f"the loss grew from {first:.6g} at step 0 to {at:.6g}, more than "
+           f"DIVERGENCE_FACTOR = {DIVERGENCE_FACTOR:g} times")
+  else:
+    why = (f"non-finite loss or update; last finite loss "
+           f"{float(losses[max(t // log_every - 1, 0)]):.6g}")
+  raise TrainingDiverged(
+      f"training diverged at step {t} of {steps} ({why}) although the data and the initial "
+      f"weights are finite: lower the learning rate (got {learning_rate:g}). err.result holds the "
+      f"weights of step {t} (not updated from then on) and the loss history.", result)
 
 
 def train_dae(key: jax.Array, x: jax.Array, width: int, sigma: float, lam: float, steps: int,
               learning_rate: float = 1e-2, *, tied: bool = True, batch_size: int | None = None,
               optimizer: str = "adam", cosine: bool = True, params: DAEParams | None = None,
               init_scale: float | None = None, gate: jax.Array | None = None) -> TrainResult:
-  r"""Train the DAE (Eq. 5) on Eq. 6 from random init (or from ``params``).
+  r"""Train the DAE (Eq. 5) on Eq. 6 from random init (or from ``params``): :func:`fit` with the plug
+  :func:`dae_theory.plug.dae` (or :func:`dae_theory.plug.gated` with ``gate``), after checking the
+  arguments.
 
   Args:
-    key: PRNG key (init uses ``fold_in(key, 0)``, the steps ``fold_in(key, 1)``).
+    key: PRNG key (:func:`run_keys`: the init from its first half, the steps from its second).
     x: ``(n, d)`` training samples.
     width: hidden width p (ignored when ``params`` is given).
     sigma: noise std σ > 0.
@@ -179,7 +309,7 @@ def train_dae(key: jax.Array, x: jax.Array, width: int, sigma: float, lam: float
     cosine: decay the rate to 0 with a cosine schedule (removes most of the end-of-run jitter that
       fresh noise causes, so trained weights can be compared with the closed forms).
     tied: W₂ = W₁.
-    batch_size: minibatch size (default: full batch n).
+    batch_size: minibatch size, rows drawn with replacement (default: the full batch; :func:`minibatch`).
     optimizer: ``adam`` | ``sgd`` | ``rmsprop``.
     params: initial weights (e.g. a construction); overrides ``width``/``tied``/``init_scale``.
     init_scale: std of the init entries (default 1/√d).
@@ -207,42 +337,29 @@ def train_dae(key: jax.Array, x: jax.Array, width: int, sigma: float, lam: float
       raise ValueError(f"{name} must be finite and > 0, got {val!r}.")
   if not np.isfinite(lam) or lam < 0:
     raise ValueError(f"lam must be finite and >= 0, got {lam!r}.")
-  batch_size = n if batch_size is None else int(batch_size)
-  if not 1 <= batch_size <= n:
-    raise ValueError(f"batch_size must lie in 1 … n={n}, got {batch_size}.")
+  if batch_size is not None:
+    batch_size = int(batch_size)
+    if not 1 <= batch_size <= n:
+      raise ValueError(f"batch_size must lie in 1 … n={n}, got {batch_size}.")
   make_optimizer(optimizer, learning_rate)  # validates the name before tracing
   if gate is not None:
     gate = jnp.asarray(gate, x.dtype)
     _require_finite("gate", gate)
   if params is None:
     width = checks.check_int(width, "width", 1, "a number of units")
-    params = init_params(jax.random.fold_in(key, 0), d, width, tied, init_scale, x.dtype)
+    p_width = width
   elif params.w1.shape[0] != d:
     raise ValueError(f"params.w1 has d={params.w1.shape[0]} rows but x has d={d}.")
   else:
     for name, a in zip(params._fields, params):
       if a is not None:
         _require_finite(f"params.{name}", jnp.asarray(a))
-  if gate is not None and gate.shape != (n, params.width):
-    raise ValueError(f"gate must have shape (n, p) = ({n}, {params.width}), got {gate.shape}.")
-  out, losses, bad = train_loop(jax.random.fold_in(key, 1), params, x, sigma, lam, learning_rate,
-                                gate, steps=steps, batch_size=batch_size, optimizer=optimizer,
-                                cosine=cosine)
-  result = TrainResult(out, losses, int(bad))
-  if result.diverged_at >= 0:
-    t = result.diverged_at
-    at, first = float(losses[t]), float(losses[0])
-    if np.isfinite(at) and at > DIVERGENCE_FACTOR * first:
-      why = (f"the loss grew from {first:.6g} at step 0 to {at:.6g}, more than "
-             f"DIVERGENCE_FACTOR = {DIVERGENCE_FACTOR:g} times")
-    else:
-      why = (f"non-finite loss or update; last finite loss "
-             f"{float(losses[max(t - 1, 0)]):.6g}")
-    raise TrainingDiverged(
-        f"training diverged at step {t} of {steps} ({why}) although the data and the initial "
-        f"weights are finite: lower the learning rate (got {learning_rate:g}). err.result holds the "
-        f"weights of step {t} (not updated from then on) and the loss history.", result)
-  return result
+    p_width = params.width
+  if gate is not None and gate.shape != (n, p_width):
+    raise ValueError(f"gate must have shape (n, p) = ({n}, {p_width}), got {gate.shape}.")
+  plug = (plug_lib.dae if gate is None else plug_lib.gated)(tied, init_scale)
+  return fit(key, plug, x if gate is None else (x, gate), width, plug_lib.Hyper(sigma, lam), steps,
+             learning_rate, batch_size=batch_size, optimizer=optimizer, cosine=cosine, params=params)
 
 
 def _require_finite(name: str, a: jax.Array) -> None:

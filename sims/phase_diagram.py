@@ -32,7 +32,7 @@ import warnings
 import jax
 import numpy as np
 
-from dae_theory import data, io, sweep, train
+from dae_theory import analysis, data, io, sweep, train
 from sims._flags import require
 
 DATASETS = ("mixture", "obtuse")
@@ -152,10 +152,11 @@ def run(cfg: Config, workdir: str, log=print, max_bytes: int | None = None) -> d
   check_fits(cfg, max_bytes)
   x, labels, x_test = make_data(cfg)
   grid = cfg.grid
-  res = sweep.run_sweep(x, grid.configs(), steps=cfg.steps, batch_size=cfg.batch_size,
-                        chunk_size=cfg.chunk_size, log_every=10, base_key=cfg.seed, workdir=workdir,
-                        log=log, max_bytes=max_bytes)
-  metrics = sweep.evaluate(res, x, x_test, labels if cfg.dataset == "mixture" else None, cfg.seed)
+  res = sweep.run_sweep(jax.random.key(cfg.seed), x, grid.configs(), steps=cfg.steps,
+                        batch_size=cfg.batch_size, chunk_size=cfg.chunk_size, log_every=10,
+                        workdir=workdir, log=log, max_bytes=max_bytes)
+  metrics = analysis.evaluate(jax.random.fold_in(jax.random.key(cfg.seed), 1), res, x, x_test,
+                             labels if cfg.dataset == "mixture" else None)
   # Grid axes (sigma, lam, lr, n, width, seed) -> drop the singleton lam and lr axes.
   shape = grid.shape
   out = {k: v.reshape(shape)[:, 0, 0] for k, v in metrics.items()}

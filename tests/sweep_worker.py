@@ -3,6 +3,7 @@ count must be set before jax starts)."""
 
 import sys
 
+import jax
 import numpy as np
 
 from dae_theory import sweep
@@ -12,8 +13,6 @@ if __name__ == "__main__":
   x = np.load(sys.argv[2])
   grid = sweep.Grid(seeds=(0, 1), widths=(3, 6), sample_sizes=(8, 40), sigmas=(0.3,),
                     learning_rates=(1e-2,))
-  res = sweep.run_sweep(x, grid.configs(), steps=60, batch_size=8, chunk_size=8, log_every=10,
+  res = sweep.run_sweep(jax.random.key(0), x, grid.configs(), steps=60, batch_size=8, chunk_size=8, log_every=10,
                         log=None)
-  import jax
-
   np.savez(out, w1=res.w1, losses=res.losses, status=res.status, devices=len(jax.devices()))

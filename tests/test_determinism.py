@@ -17,7 +17,7 @@ from dae_theory import data, sweep, train
 ds = data.gaussian_mixture(jax.random.key(0), 3, 20, 8, 1, 4.0, 0.5)[0]
 res = train.train_dae(jax.random.key(1), ds.x, 4, 0.2, 1e-4, 200, 1e-2)
 grid = sweep.Grid(seeds=(0, 1), widths=(4, 8), sample_sizes=(30, 60))
-out = sweep.run_sweep(ds.x, grid.configs(), steps=100, batch_size=16, log=None)
+out = sweep.run_sweep(jax.random.key(0), ds.x, grid.configs(), steps=100, batch_size=16, log=None)
 h = hashlib.sha256()
 for a in (res.params.w1, res.losses, out.w1, out.losses, out.status):
   h.update(np.ascontiguousarray(np.asarray(a)).tobytes())

@@ -174,10 +174,12 @@ def test_new_sims_bad_flags_stop_before_compute(tmp_path, sim, flag, message):
 
 
 def test_benchmark_smoke_writes_the_tracked_keys(tmp_path):
-  from benchmarks import sweep as bench
-
+  """The benchmark's absl command line, in a fresh process (the way a user runs it); a --previous
+  commit without the single-module engine is refused by name."""
   path = tmp_path / "bench.json"
-  bench.main(["--smoke", "--json", str(path)])
+  out = subprocess.run([sys.executable, "-m", "benchmarks.sweep", "--smoke", "--json", str(path)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+  assert out.returncode == 0, out.stderr
   r = json.loads(path.read_text())
   for key in ("peak_gflops", "sweep_useful_gflops", "sweep_model_steps_per_s",
               "jax_loop_model_steps_per_s", "torch_model_steps_per_s",
@@ -189,3 +191,8 @@ def test_benchmark_smoke_writes_the_tracked_keys(tmp_path):
     assert r["torch_model_steps_per_s"] > 0
   except ImportError:
     assert r["torch_model_steps_per_s"] is None
+  bad = subprocess.run([sys.executable, "-m", "benchmarks.sweep", "--smoke", "--no_torch",
+                        "--previous", "0000000"], cwd=ROOT, capture_output=True, text=True,
+                       timeout=300)
+  assert bad.returncode != 0 and "--previous 0000000: no dae_theory/sweep.py" in bad.stderr
+

@@ -26,7 +26,7 @@ def _configs(lam=1e-4):
 def _run(x, workdir, lam=1e-4):
   """Four chunks of two configs; returns (result, log lines)."""
   lines = []
-  res = sweep.run_sweep(x, _configs(lam), steps=STEPS, batch_size=BATCH, chunk_size=2,
+  res = sweep.run_sweep(jax.random.key(0), x, _configs(lam), steps=STEPS, batch_size=BATCH, chunk_size=2,
                         workdir=None if workdir is None else str(workdir), log=lines.append)
   return res, lines
 
@@ -57,7 +57,7 @@ def test_a_damaged_chunk_is_named_and_recomputed(tmp_path, uninterrupted, damage
   _assert_same(res, uninterrupted)
   # The recomputed chunk was written again, whole: a third run reads all four from disk.
   with np.load(path) as f:
-    assert f["w1"].shape[0] == 2
+    assert f["param/w1"].shape[0] == 2
   res, lines = _run(x, tmp_path)
   assert not any("recomputing" in line for line in lines)
   _assert_same(res, uninterrupted)
@@ -71,7 +71,7 @@ def test_a_chunk_failing_its_checksum_is_recomputed(tmp_path, uninterrupted):
   path = tmp_path / "chunks" / "chunk_00002.npz"
   with np.load(path) as f:
     arrays = {k: f[k] for k in f.files}
-  arrays["w1"] = arrays["w1"] + np.float32(1e-3)
+  arrays["param/w1"] = arrays["param/w1"] + np.float32(1e-3)
   np.savez(path, **arrays)
   res, lines = _run(x, tmp_path)
   notes = [line for line in lines if "recomputing" in line]

@@ -12,7 +12,7 @@ import jax
 import numpy as np
 import pytest
 
-from dae_theory import data, sweep
+from dae_theory import data, diffusion, plug, sweep, train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -22,19 +22,27 @@ def _data(dtype=np.float32):
   return np.asarray(ds.x, dtype)[np.random.default_rng(0).permutation(120)]
 
 
-def _check_against_single_runs(x, res, steps, batch, rtol):
+def _check_against_single_runs(x, res, steps, batch, rtol, model=None):
+  """Every leaf of every config's weights equals the single-config trainer's, to ``rtol`` of that
+  leaf's largest entry; padded units are exactly zero; the losses and status agree."""
+  model = plug.dae() if model is None else model
   cfg = res.configs
+  units = plug.unit_leaves(model, x.shape[1])
   for i in range(len(cfg)):
     p, losses, bad = sweep.train_config(
-        x, int(cfg.seed[i]), int(cfg.width[i]), int(cfg.n[i]), float(cfg.sigma[i]),
-        float(cfg.lam[i]), float(cfg.learning_rate[i]), steps=steps, batch_size=batch, log_every=10)
+        jax.random.key(0), x, int(cfg.seed[i]), int(cfg.width[i]), int(cfg.n[i]),
+        float(cfg.sigma[i]), float(cfg.lam[i]), float(cfg.learning_rate[i]), steps=steps,
+        batch_size=batch, plug=model, log_every=10)
     w = int(cfg.width[i])
     assert bad == res.status[i]
-    ref = np.asarray(p.w1)
-    # Round-off scales with the weights, not with each (possibly near-zero) entry: compare relative
-    # to max|W| (a per-entry rtol would fail on entries of 1e-4 next to entries of 0.4).
-    np.testing.assert_allclose(res.w1[i, :, :w], ref, rtol=0, atol=rtol * np.abs(ref).max())
-    assert np.all(res.w1[i, :, w:] == 0), "padded units must stay exactly zero"
+    for got, ref, unit in zip(jax.tree.leaves(res.params), jax.tree.leaves(p), units):
+      got, ref = np.asarray(got)[i], np.asarray(ref)
+      scale = max(np.abs(ref).max(), np.finfo(ref.dtype).tiny)
+      # Round-off scales with the weights, not with each (possibly near-zero) entry: compare
+      # relative to the leaf's max (a per-entry rtol would fail on entries of 1e-4 next to 0.4).
+      np.testing.assert_allclose(got[..., :w] if unit else got, ref, rtol=0, atol=rtol * scale)
+      if unit:
+        assert np.all(got[..., w:] == 0), "padded units must stay exactly zero"
     np.testing.assert_allclose(res.losses[i], np.asarray(losses), rtol=rtol, atol=0)
 
 
@@ -51,16 +59,66 @@ def test_sweep_equals_single_config_runs(dtype, bucket):
     grid = sweep.Grid(seeds=(0, 3), widths=(2, 5), sample_sizes=(10, 120), sigmas=(0.2, 0.5),
                       learning_rates=(1e-2,))
     # bucket=True: one chunk holding both widths; bucket=False: two chunks, each padded to width 5.
-    res = sweep.run_sweep(x, grid.configs(), steps=100, batch_size=16,
+    res = sweep.run_sweep(jax.random.key(0), x, grid.configs(), steps=100, batch_size=16,
                           chunk_size=16 if bucket else 8, bucket=bucket, log=None)
     _check_against_single_runs(x, res, 100, 16, 1e-12 if dtype == "float64" else 1e-5)
+
+
+@pytest.mark.parametrize("bucket", [False, True])
+def test_the_diffusion_plug_sweep_equals_its_single_config_runs(bucket):
+  """The second model plug (the time-conditioned DAE, autodiff gradient, σ drawn per sample) through
+  the same engine: every config equals its single run in float64 to 1e-12 of each leaf's max (the
+  same bound as the DAE; padded units, bucket=False, stay exactly zero)."""
+  with jax.enable_x64(True):
+    x = _data(np.float64)
+    grid = sweep.Grid(seeds=(0, 3), widths=(2, 5), sample_sizes=(10, 120), lams=(0.0, 1e-3),
+                      learning_rates=(1e-2,))
+    model = diffusion.plug(hidden=4)
+    res = sweep.run_sweep(jax.random.key(0), x, grid.configs(), steps=60, batch_size=16,
+                          plug=model, chunk_size=16 if bucket else 8, bucket=bucket, log=None)
+    assert res.params.a2.shape == (len(res.configs), 4, 5)
+    _check_against_single_runs(x, res, 60, 16, 1e-12, model)
+
+
+def test_full_batch_sweep_equals_its_single_config_runs():
+  """batch_size=None (the full batch, rows beyond a config's n weighted 0) in the engine and in the
+  single-config trainer: the same weights in float64 to 1e-12."""
+  with jax.enable_x64(True):
+    x = _data(np.float64)
+    grid = sweep.Grid(seeds=(1,), widths=(3, 4), sample_sizes=(10, 120), learning_rates=(1e-2,))
+    res = sweep.run_sweep(jax.random.key(0), x, grid.configs(), steps=50, batch_size=None,
+                          log=None)
+    _check_against_single_runs(x, res, 50, None, 1e-12)
+
+
+def test_seed_is_the_same_run_as_train_dae_with_the_folded_key():
+  """One key scheme: config seed s of a sweep with key K is train_dae(fold_in(K, s), …) (same init,
+  minibatches and noise), so the sweep and the single-config trainer train the same model."""
+  with jax.enable_x64(True):
+    x = _data(np.float64)
+    grid = sweep.Grid(seeds=(2,), widths=(4,), sample_sizes=(120,), sigmas=(0.3,), lams=(1e-3,),
+                      learning_rates=(1e-2,))
+    res = sweep.run_sweep(jax.random.key(7), x, grid.configs(), steps=40, batch_size=16,
+                          log_every=1, log=None)
+    ref = train.train_dae(jax.random.fold_in(jax.random.key(7), 2), x, 4, 0.3, 1e-3, 40, 1e-2,
+                          batch_size=16)
+    np.testing.assert_allclose(res.w1[0], ref.params.w1, rtol=0,
+                               atol=1e-12 * np.abs(ref.params.w1).max())
+    np.testing.assert_allclose(res.losses[0], ref.losses, rtol=1e-12)
+
+
+def test_padding_is_refused_for_a_plug_that_does_not_keep_zero_units():
+  model = plug.gated()  # zero_units_stay_zero=False
+  with pytest.raises(ValueError, match="bucket=False pads width groups"):
+    sweep.run_sweep(jax.random.key(0), _data(), sweep.Grid().configs(), steps=10, batch_size=4,
+                    plug=model, bucket=False, log=None)
 
 
 def test_diverging_config_is_isolated():
   x = _data()
   grid = sweep.Grid(seeds=(0,), widths=(4,), sample_sizes=(60,), sigmas=(0.3,),
                     learning_rates=(1e-2, 1e15))
-  res = sweep.run_sweep(x, grid.configs(), steps=100, batch_size=16, chunk_size=2, log=None)
+  res = sweep.run_sweep(jax.random.key(0), x, grid.configs(), steps=100, batch_size=16, chunk_size=2, log=None)
   assert res.status[0] == -1 and res.status[1] >= 0
   assert np.all(np.isfinite(res.w1))  # the diverged config keeps its last finite weights
   _check_against_single_runs(x, res, 100, 16, 1e-5)
@@ -74,7 +132,7 @@ def test_a_finite_blow_up_is_flagged_and_its_neighbour_still_equals_its_single_r
     x = _data(np.float64)
     grid = sweep.Grid(seeds=(0,), widths=(4,), sample_sizes=(60,), sigmas=(0.3,),
                       learning_rates=(1e-2, 1e6))
-    res = sweep.run_sweep(x, grid.configs(), steps=100, batch_size=16, chunk_size=2, log=None)
+    res = sweep.run_sweep(jax.random.key(0), x, grid.configs(), steps=100, batch_size=16, chunk_size=2, log=None)
     assert res.status[0] == -1 and res.status[1] >= 0
     assert np.all(np.isfinite(res.losses)) and np.all(np.isfinite(res.w1))
     assert res.losses[1].max() > 1e6 * res.losses[0, 0]
@@ -87,7 +145,8 @@ def test_estimate_is_the_size_of_the_result_arrays():
   x = _data()
   grid = sweep.Grid(seeds=(0, 1), widths=(2, 5), sample_sizes=(10, 40), learning_rates=(1e-2,))
   for tied in (True, False):
-    res = sweep.run_sweep(x, grid.configs(), steps=20, batch_size=4, tied=tied, log_every=10,
+    res = sweep.run_sweep(jax.random.key(0), x, grid.configs(), steps=20, batch_size=4,
+                          plug=plug.dae(tied), log_every=10,
                           log=None)
     est = sweep.estimate(grid.configs(), 8, 20, 4, tied, log_every=10)
     arrays = [res.w1, res.losses, res.status, *res.configs] + ([] if tied else [res.w2])
@@ -104,10 +163,10 @@ def test_a_sweep_too_large_is_refused_before_anything_is_allocated(tmp_path):
   lines = []
   with pytest.raises(ValueError, match=r"the sweep is too large: 4 configs, 832 B of result "
                      r"arrays, .* exceed the limit of 100 B \(max_bytes\)"):
-    sweep.run_sweep(x, configs, steps=20, batch_size=4, workdir=str(tmp_path / "w"),
+    sweep.run_sweep(jax.random.key(0), x, configs, steps=20, batch_size=4, workdir=str(tmp_path / "w"),
                     log=lines.append, max_bytes=100)
   assert not (tmp_path / "w").exists() and lines == []
-  sweep.run_sweep(x, configs, steps=20, batch_size=4, log=lines.append, max_bytes=2000)
+  sweep.run_sweep(jax.random.key(0), x, configs, steps=20, batch_size=4, log=lines.append, max_bytes=2000)
   assert lines[0].startswith("sweep: 4 configs, 832 B of result arrays, 80 model-steps")
   assert 0 < sweep.default_max_bytes()
 
@@ -130,17 +189,17 @@ def test_no_recompilation_on_a_second_call():
   x = _data()
   grid = sweep.Grid(seeds=(0, 1), widths=(3,), sample_sizes=(20, 40), learning_rates=(1e-2,))
   kw = dict(steps=30, batch_size=8, chunk_size=4, log=None)
-  sweep.run_sweep(x, grid.configs(), **kw)
-  trainer = sweep._chunk_trainer(jax.devices())
+  sweep.run_sweep(jax.random.key(0), x, grid.configs(), **kw)
+  trainer = sweep.engine._chunk_trainer(jax.devices())
   before = trainer._cache_size()
   assert before >= 1
   grid2 = sweep.Grid(seeds=(5, 6), widths=(3,), sample_sizes=(30, 50), sigmas=(0.4,),
                      learning_rates=(3e-3,))  # same shapes, other values
-  sweep.run_sweep(x, grid2.configs(), **kw)
+  sweep.run_sweep(jax.random.key(0), x, grid2.configs(), **kw)
   assert trainer._cache_size() == before
   # Several widths in one chunk are one program: one new compilation, however many widths.
   grid3 = sweep.Grid(seeds=(0,), widths=(2, 3, 5, 7), sample_sizes=(20,), learning_rates=(1e-2,))
-  sweep.run_sweep(x, grid3.configs(), **kw)
+  sweep.run_sweep(jax.random.key(0), x, grid3.configs(), **kw)
   assert trainer._cache_size() == before + 1
 
 
@@ -156,7 +215,7 @@ def test_sharded_over_four_host_devices_equals_one_device(tmp_path):
   assert int(four["devices"]) == 4
   grid = sweep.Grid(seeds=(0, 1), widths=(3, 6), sample_sizes=(8, 40), sigmas=(0.3,),
                     learning_rates=(1e-2,))
-  one = sweep.run_sweep(x, grid.configs(), steps=60, batch_size=8, chunk_size=8, log_every=10,
+  one = sweep.run_sweep(jax.random.key(0), x, grid.configs(), steps=60, batch_size=8, chunk_size=8, log_every=10,
                         log=None)
   # Measured identical here, but bitwise equality across partitions is not guaranteed (on the phase
   # smoke grid two devices gave max|dW| = 1.6e-7 of max|W|). Per config, float32 round-off of another
@@ -204,10 +263,10 @@ def test_kill_and_resume_gives_the_uninterrupted_result(tmp_path):
 def test_workdir_of_another_sweep_is_refused(tmp_path):
   x = _data()
   g1 = sweep.Grid(seeds=(0,), widths=(2,), sample_sizes=(10,))
-  sweep.run_sweep(x, g1.configs(), steps=10, batch_size=4, workdir=str(tmp_path), log=None)
+  sweep.run_sweep(jax.random.key(0), x, g1.configs(), steps=10, batch_size=4, workdir=str(tmp_path), log=None)
   g2 = sweep.Grid(seeds=(1,), widths=(2,), sample_sizes=(10,))
   with pytest.raises(ValueError, match="holds a different sweep"):
-    sweep.run_sweep(x, g2.configs(), steps=10, batch_size=4, workdir=str(tmp_path), log=None)
+    sweep.run_sweep(jax.random.key(0), x, g2.configs(), steps=10, batch_size=4, workdir=str(tmp_path), log=None)
 
 
 @pytest.mark.parametrize("kwargs,match", [
@@ -223,7 +282,7 @@ def test_bad_grids_are_named(kwargs, match):
 
 def test_sample_size_larger_than_the_data_is_refused():
   with pytest.raises(ValueError, match=r"n=500 is larger than the data \(n_max=120\)"):
-    sweep.run_sweep(_data(), sweep.Grid(sample_sizes=(500,)).configs(), steps=10, batch_size=4,
+    sweep.run_sweep(jax.random.key(0), _data(), sweep.Grid(sample_sizes=(500,)).configs(), steps=10, batch_size=4,
                     log=None)
 
 

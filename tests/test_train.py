@@ -166,8 +166,8 @@ def test_relu_net_beats_the_linear_block_when_width_is_below_the_gram_rank():
     res = train.train_dae(jax.random.key(100 + seed), ds.x, 6, 0.2, 1e-4, 3000, 1e-2)
     alloc = metrics.learned_allocation(res.params, ds.x, ds.labels)
     con = constructions.construction_for_allocation(ds.x, ds.labels, alloc, 0.2, 1e-4)
-    l_tr, se_tr = loss.dae_loss_mc(res.params, ds.x, 0.2, 1e-4, jax.random.key(5), 20_000)
-    l_co, se_co = loss.dae_loss_mc(con.params, ds.x, 0.2, 1e-4, jax.random.key(5), 20_000)
+    l_tr, se_tr = loss.dae_loss_mc(jax.random.key(5), res.params, ds.x, 0.2, 1e-4, 20_000)
+    l_co, se_co = loss.dae_loss_mc(jax.random.key(5), con.params, ds.x, 0.2, 1e-4, 20_000)
     gates = np.asarray(model.gates(res.params, ds.x))
     own = np.asarray(ds.labels)[:, None] == alloc[None, :]
     block_pattern = np.mean(np.all(gates == own, 1))

@@ -1,0 +1,164 @@
+r"""The model plug: the one description of a model that training, sweeps and probes need.
+
+A :class:`ModelPlug` is a small, pure record of functions (no state, no framework):
+
+* ``init(key, d, width, p_max, dtype) -> params``: the initial weights at padded width ``p_max`` ≥
+  ``width``. Unit j (column j of every per-unit weight) is drawn from ``fold_in(key', j)``, so seed i is
+  the same run at any grid size and any padding; units j ≥ ``width`` are exactly zero. The per-unit
+  leaves are found by shape (the leaves whose last axis grows with ``p_max``), so a plug never
+  declares them.
+* ``noise(key, batch, d, dtype) -> noise``: the random draw a training step needs (a pytree), e.g.
+  ε ~ N(0, I) for the DAE, or (σ per sample, ε) for the time-conditioned DAE. The sweep engine draws
+  it once per seed and shares it between the configs of that seed (common random numbers).
+* ``loss_and_grad(params, batch, weights, noise, hyper) -> (loss, grads)``: the loss on a minibatch
+  (``batch`` the gathered rows, ``weights (B,)`` summing to one: 1/B for a minibatch, 1[i < n]/n for the
+  full batch) and its gradient; ``hyper`` is a :class:`Hyper` of traced per-config scalars.
+* ``represent(params, y) -> h``: the representation the lab's probes read (std(h), code metrics).
+* ``denoise(params, y, sigma) -> x̂``: the denoiser D(y, σ) (a plug trained at one σ may ignore it).
+* ``zero_units_stay_zero``: a unit that is zero at init gets exactly zero gradient (so the sweep may
+  pad a width group with zero units); the engine refuses padding for a plug that does not say so.
+
+The lab's plugs: :func:`dae` (the two-layer DAE of Eq. 5 on Eq. 6, written-out gradient),
+:func:`gated` (the gated-linear surrogate of Theorem D.2, fixed gate per sample) here, and
+:func:`dae_theory.diffusion.plug` (the time-conditioned DAE of docs/theory.md §9) beside its model. A user's model is one more
+:class:`ModelPlug`; ``examples/user_model.py`` is a runnable example, and
+:func:`from_loss` builds a plug from a per-sample loss by autodiff.
+
+Plugs are built by cached factories, so the same settings give the same (hashable) plug and a
+compiled program is reused.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from dae_theory import loss as loss_lib
+from dae_theory import model
+
+
+class Hyper(NamedTuple):
+  """The per-config settings a loss reads (traced scalars): noise level σ and weight decay λ."""
+
+  sigma: Any
+  lam: Any
+
+
+class ModelPlug(NamedTuple):
+  """A model, as the training engine sees it (see the module docstring for each field's contract).
+
+  Attributes:
+    name: a short name (part of a sweep's fingerprint).
+    init: ``(key, d, width, p_max, dtype) -> params``.
+    noise: ``(key, batch, d, dtype) -> noise`` pytree.
+    loss_and_grad: ``(params, batch, weights, noise, hyper) -> (loss, grads)``.
+    represent: ``(params, y (..., d)) -> h (..., p)``.
+    denoise: ``(params, y (..., d), sigma) -> (..., d)``.
+    zero_units_stay_zero: whether zero (padded) units get exactly zero gradient.
+  """
+
+  name: str
+  init: Callable
+  noise: Callable
+  loss_and_grad: Callable
+  represent: Callable
+  denoise: Callable
+  zero_units_stay_zero: bool = False
+
+  def bind(self, params) -> tuple[Callable, Callable]:
+    """``(rep, den)``: h(y) and D(y, σ) of these weights, the callables the detection and lens
+    APIs take."""
+    return functools.partial(self.represent, params), functools.partial(self.denoise, params)
+
+
+def gaussian_noise(key: jax.Array, batch: int, d: int, dtype) -> jax.Array:
+  """One standard normal draw per sample, ``(batch, d)``."""
+  return jax.random.normal(key, (batch, d), dtype)
+
+
+def unit_leaves(plug: ModelPlug, d: int, dtype=jnp.float32) -> list[bool]:
+  """For each leaf of ``plug``'s params (``jax.tree.leaves`` order): whether it is per-unit (its last
+  axis is the width). Found by shape: the leaves whose shape changes between p_max = 2 and 3."""
+  a = jax.tree.leaves(jax.eval_shape(lambda k: plug.init(k, d, 1, 2, dtype), jax.random.key(0)))
+  b = jax.tree.leaves(jax.eval_shape(lambda k: plug.init(k, d, 1, 3, dtype), jax.random.key(0)))
+  out = []
+  for sa, sb in zip(a, b):
+    if sa.shape == sb.shape:
+      out.append(False)
+    elif sa.shape[:-1] == sb.shape[:-1] and (sa.shape[-1], sb.shape[-1]) == (2, 3):
+      out.append(True)
+    else:
+      raise ValueError(f"plug {plug.name!r}: a leaf of shape {sa.shape} at p_max=2 and {sb.shape} at "
+                       "p_max=3; a per-unit weight must have the width as its last axis.")
+  return out
+
+
+# --- The two-layer DAE (Eq. 5, loss Eq. 6) -------------------------------------------------------------
+
+def _dae_loss_and_grad(params, batch, weights, noise, hyper):
+  return loss_lib.dae_loss_and_grad(params, batch, hyper.sigma, hyper.lam, noise, weights)
+
+
+def _dae_denoise(params, y, sigma=None):
+  del sigma  # the DAE is trained at one noise level
+  return model.apply(params, y)
+
+
+@functools.lru_cache(maxsize=None)
+def dae(tied: bool = True, init_scale: float | None = None) -> ModelPlug:
+  r"""The two-layer ReLU DAE f(y) = W₂ relu(W₁ᵀy) (Eq. 5) on the loss of Eq. 6, with the gradient
+  written out (:func:`dae_theory.loss.dae_loss_and_grad`) and the common-random-number init of
+  :func:`dae_theory.model.init_params` (entries N(0, init_scale²), default 1/√d)."""
+  return ModelPlug(
+      name="dae" + ("" if tied else "-untied") + ("" if init_scale is None else f"-s{init_scale:g}"),
+      init=lambda key, d, width, p_max, dtype: model.init_params(
+          key, d, p_max, tied, init_scale, dtype, width=width),
+      noise=gaussian_noise, loss_and_grad=_dae_loss_and_grad, represent=model.representation,
+      denoise=_dae_denoise, zero_units_stay_zero=True)
+
+
+def _gated_loss(params, batch, weights, noise, hyper):
+  x, gate = batch
+  pred = loss_lib.gated_linear_apply(params, x + hyper.sigma * noise, gate)
+  return jnp.sum(weights * jnp.sum((pred - x) ** 2, -1)) + loss_lib.weight_penalty(params, hyper.lam)
+
+
+@functools.lru_cache(maxsize=None)
+def gated(tied: bool = True, init_scale: float | None = None) -> ModelPlug:
+  r"""The gated-linear surrogate of Theorem D.2: the DAE with a fixed gate per sample (its expected
+  loss is the cluster-decomposed loss). The batch is ``(x (B, d), gate (B, p))``; autodiff gradient."""
+  base = dae(tied, init_scale)
+  return base._replace(name="gated-" + base.name,
+                       loss_and_grad=jax.value_and_grad(_gated_loss), zero_units_stay_zero=False)
+
+
+# --- A plug from a per-sample loss ---------------------------------------------------------------------
+
+def from_loss(name: str, init: Callable, per_sample_loss: Callable, represent: Callable,
+              denoise: Callable, penalty: Callable | None = None,
+              noise: Callable = gaussian_noise) -> ModelPlug:
+  r"""A plug for a user's model, with the gradient by autodiff.
+
+  Args:
+    name: a short name.
+    init: ``(key, d, width, p_max, dtype) -> params`` (unit j from ``fold_in(key, j)``; units ≥ width 0).
+    per_sample_loss: ``(params, x (B, d), noise, sigma) -> (B,)`` the data term of each sample.
+    represent, denoise: as in :class:`ModelPlug`.
+    penalty: ``(params, lam) -> scalar`` (default: λ times the sum of squares of every weight).
+    noise: ``(key, batch, d, dtype) -> noise`` (default one N(0, I) draw per sample).
+
+  The loss is Σ_b w_b ℓ_b + penalty. The plug does not claim that zero units stay zero (the sweep
+  engine then groups configs by width instead of padding).
+  """
+  if penalty is None:
+    penalty = lambda p, lam: lam * sum(jnp.sum(a**2) for a in jax.tree.leaves(p))
+
+  def objective(params, batch, weights, noise_, hyper):
+    return jnp.sum(weights * per_sample_loss(params, batch, noise_, hyper.sigma)) + penalty(
+        params, hyper.lam)
+
+  return ModelPlug(name=name, init=init, noise=noise, loss_and_grad=jax.value_and_grad(objective),
+                   represent=represent, denoise=denoise, zero_units_stay_zero=False)

@@ -1,0 +1,25 @@
+r"""The sweep engine: a grid of configs of any model plug, trained as compiled programs.
+
+Four rooms, one job each:
+
+* :mod:`~dae_theory.sweep.plan` — the grid, its configs, their chunks and the cost estimate (NumPy
+  only);
+* :mod:`~dae_theory.sweep.engine` — the compiled chunk program (any
+  :class:`~dae_theory.plug.ModelPlug`), :func:`run_sweep` and the single-config reference
+  :func:`train_config`;
+* :mod:`~dae_theory.sweep.store` — fingerprints, chunk files and the progress log (resume);
+* :mod:`~dae_theory.sweep.devices` — the mesh, the CPU device split and the backend options (the only
+  place that touches ``jax.config``).
+
+Evaluation against the closed forms lives above the engine, in :mod:`dae_theory.analysis`.
+"""
+
+from dae_theory.sweep.devices import cpu_cores, split_cpu
+from dae_theory.sweep.engine import SweepResult, param_entries, run_sweep, train_config
+from dae_theory.sweep.plan import (Configs, Estimate, Grid, check_fits, default_max_bytes, estimate,
+                                   format_bytes, format_seconds, plan_chunks,
+                                   useful_flops_per_step)
+
+__all__ = ["Configs", "Estimate", "Grid", "SweepResult", "check_fits", "cpu_cores",
+           "default_max_bytes", "estimate", "format_bytes", "format_seconds", "param_entries",
+           "plan_chunks", "run_sweep", "split_cpu", "train_config", "useful_flops_per_step"]
