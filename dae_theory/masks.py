@@ -14,6 +14,7 @@ argument, the value and the rule): x finite ``(n, d)`` matching W₁, labels int
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -22,7 +23,7 @@ import numpy as np
 from jax.scipy.stats import norm
 
 from dae_theory import checks
-from dae_theory.loss import block_masks, check_net_inputs
+from dae_theory.loss import MCMoments, block_masks, check_net_inputs, gaussian_draws, mc_moments
 from dae_theory.model import DAEParams, gates
 
 _SIGMA_WHY = ("the margins are in units of the noise std sigma*||w_j||; at sigma = 0 every flip "
@@ -123,6 +124,66 @@ def flip_probabilities(params: DAEParams, x: jax.Array, labels, unit_block, sigm
   t = normalized_margins(params, x, labels, unit_block, sigma)
   q = norm.cdf(-t)
   return FlipProbabilities(q, jnp.max(q, 1), jnp.minimum(1.0, jnp.sum(q, 1)))
+
+
+def measured_flip_rates(key: jax.Array, params: DAEParams, x: jax.Array, sigma, n_mc: int,
+                        chunk: int = 1000, *, reference: jax.Array | None = None,
+                        pooled: bool = False) -> MCMoments:
+  r"""Measured gate flips under noise, by Monte Carlo: what :func:`flip_probabilities` predicts.
+
+  Gate j of sample i flips on a draw ε_i ~ N(0, I_d) when 1[w_jᵀ(x_i + σε_i) > 0] differs from its
+  reference, by default the clean gate 1[w_jᵀx_i > 0]. Each draw perturbs every sample at once; the
+  draws are those of :func:`dae_theory.loss.mc_moments` (chunk c uses ``fold_in(key, c)``). Jitted,
+  with ``n_mc``, ``chunk`` and ``pooled`` static.
+
+  Args:
+    key: PRNG key of the noise draws.
+    params: DAE weights ``(d, p)``.
+    x: ``(n, d)`` clean samples.
+    sigma: noise std σ ≥ 0.
+    n_mc: number of noise draws (rounded up to a multiple of ``chunk``).
+    chunk: draws per chunk (bounds the memory: ``chunk·n·d`` noise entries at a time).
+    reference: ``(n, p)`` bool gate pattern that counts as "not flipped" (default: the clean gates).
+      :func:`flip_probabilities` gives the chance of disagreeing with the block assignment, so pass
+      ``loss.block_masks(labels, unit_block)`` to measure exactly what it predicts even where the
+      clean pattern is not the block pattern (where it is, both references are the same).
+    pooled: ``False``: one rate per gate. ``True``: one number per draw, the fraction of the n·p gates
+      that flip, so ``mean`` is the overall flip rate and ``stderr`` its standard error (the gates of
+      one draw share its noise: the per-gate standard errors do not combine into it).
+
+  Returns:
+    :class:`dae_theory.loss.MCMoments`: ``mean`` the flip rate per (sample, unit) ``(n, p)`` (a scalar
+    when ``pooled``), ``stderr`` its standard error (per gate the binomial √(q(1 − q)/(n_mc − 1)) of
+    the measured rate q), ``n_mc`` the number of draws used.
+
+  Raises:
+    ValueError: bad x (:func:`dae_theory.checks.check_data`) or non-finite weights, σ negative or not
+      finite, ``n_mc`` < 2 or ``chunk`` < 1, or a ``reference`` that is not ``(n, p)``.
+  """
+  x = checks.check_data(x, d=params.w1.shape[0], weights="params.w1")
+  checks.check_finite_params(params)
+  checks.check_sigma(sigma)
+  n_mc = checks.check_int(n_mc, "n_mc", 2, "Monte-Carlo draws")
+  chunk = checks.check_int(chunk, "chunk", 1, "draws per chunk")
+  x = jnp.asarray(x)
+  if reference is None:
+    reference = gates(params, x)
+  elif not checks.is_traced(reference):
+    shape = (x.shape[0], params.width)
+    if np.shape(reference) != shape:
+      raise ValueError(f"reference must be the (n, p) = {shape} gate pattern to compare with, got "
+                       f"shape {np.shape(reference)}.")
+  return _measured_flip_rates(key, params, x, sigma, jnp.asarray(reference).astype(bool),
+                              n_mc=n_mc, chunk=chunk, pooled=bool(pooled))
+
+
+@functools.partial(jax.jit, static_argnames=("n_mc", "chunk", "pooled"))
+def _measured_flip_rates(key, params, x, sigma, reference, *, n_mc, chunk, pooled):
+  def per_draw(eps):  # (c, n, d) -> (c, n, p) flipped gates of each draw, or (c,) their fraction
+    flipped = (gates(params, x[None] + sigma * eps) != reference[None]).astype(x.dtype)
+    return jnp.mean(flipped, axis=(1, 2)) if pooled else flipped
+
+  return mc_moments(key, gaussian_draws(per_draw, x.shape, x.dtype), n_mc, chunk)
 
 
 class StabilityRadius(NamedTuple):

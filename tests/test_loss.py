@@ -175,3 +175,21 @@ def test_bad_blocks_are_refused():
   with pytest.raises(ValueError, match="unit_block values must lie in -1"):
     loss.crosstalk_bound(params, ds.x, ds.labels, np.array([0, 1, 2, 3, 0]), 0.1)
 
+
+def test_relative_gradient_of_known_losses(x64):
+  """||grad L|| ||W|| / L: exactly 2 for L = ||W||^2 (grad = 2W; W = [3, 4] keeps every step exact),
+  2 up to rounding over both weights of an untied net, invariant under scaling L, and rounding-level
+  at the minimizer of a least-squares quadratic."""
+  sq = lambda p: sum(jnp.sum(w**2) for w in jax.tree.leaves(p))
+  assert loss.relative_gradient(sq, model.DAEParams(jnp.array([[3.0, 4.0]]))) == 2.0
+  rng = np.random.default_rng(0)
+  untied = model.DAEParams(jnp.asarray(rng.normal(size=(5, 3))), jnp.asarray(rng.normal(size=(5, 3))))
+  assert loss.relative_gradient(sq, untied) == pytest.approx(2.0, rel=1e-14)
+  a, b = jnp.asarray(rng.normal(size=(20, 5))), jnp.asarray(rng.normal(size=(20, 3)))
+  quad = lambda p: jnp.sum((a @ p.w1 - b) ** 2) + 1.0
+  w_star = model.DAEParams(jnp.linalg.lstsq(a, b)[0])
+  assert loss.relative_gradient(quad, w_star) < 1e-12
+  w_off = model.DAEParams(w_star.w1 + 0.1)
+  off = loss.relative_gradient(quad, w_off)
+  assert off > 1e-2
+  assert loss.relative_gradient(lambda p: 7.0 * quad(p), w_off) == pytest.approx(off, rel=1e-12)

@@ -50,6 +50,59 @@ def test_noise_flip_rates_match_phi_of_minus_t(x64):
   assert np.all(any_rate <= np.asarray(fp.any_upper) + 5 * se_any)
 
 
+def test_measured_flip_rates_match_the_closed_form(x64):
+  """masks.measured_flip_rates against flip_probabilities: per (sample, unit) within 5 binomial
+  standard errors of Phi(-t) (+1e-4 for q ~ 0); its reported standard error is the binomial one; the
+  clean pattern is the block pattern here, so the default reference and the blocks give the same
+  rates; pooled, the overall rate is the mean of the per-gate rates."""
+  ds, con = _construction(per_cluster=10, mean_norm=2.5, sigma=0.8)
+  sigma, n_mc = 0.8, 20_000
+  assert bool(jnp.all(masks.activation_pattern(con.params, ds.x, ds.labels, con.unit_block).agree))
+  q = np.asarray(masks.flip_probabilities(con.params, ds.x, ds.labels, con.unit_block, sigma).per_unit)
+  assert 0.01 < q.max() < 0.5, "instance must have measurable flip rates"
+  key = jax.random.key(1)
+  mom = masks.measured_flip_rates(key, con.params, ds.x, sigma, n_mc, chunk=5000)
+  rate = np.asarray(mom.mean)
+  assert rate.shape == q.shape and mom.n_mc == n_mc
+  assert np.all(np.abs(rate - q) <= 5 * np.sqrt(q * (1 - q) / n_mc) + 1e-4), np.abs(rate - q).max()
+  np.testing.assert_allclose(mom.stderr, np.sqrt(rate * (1 - rate) / (n_mc - 1)), rtol=1e-6,
+                             atol=1e-12)
+  blocks = loss.block_masks(ds.labels, con.unit_block)
+  by_block = masks.measured_flip_rates(key, con.params, ds.x, sigma, n_mc, chunk=5000,
+                                       reference=blocks)
+  np.testing.assert_array_equal(by_block.mean, mom.mean)
+  pooled = masks.measured_flip_rates(key, con.params, ds.x, sigma, n_mc, chunk=5000, pooled=True)
+  assert np.shape(pooled.mean) == () and float(pooled.mean) == pytest.approx(rate.mean(), rel=1e-12)
+
+
+def test_measured_flip_rates_equal_a_brute_force_count(x64):
+  """A tiny case counted in NumPy on the same draws (chunk c of the draws is normal(fold_in(key, c)));
+  n_mc = 50 in chunks of 20 is rounded up to 60 draws; a reference pattern counts disagreements with
+  it, the pooled form is the per-draw fraction of flipped gates with its own standard error."""
+  rng = np.random.default_rng(4)
+  x, w1 = rng.normal(size=(3, 2)), rng.normal(size=(2, 4))
+  params, sigma, key = model.DAEParams(jnp.asarray(w1)), 0.7, jax.random.key(9)
+  eps = np.concatenate([np.asarray(jax.random.normal(jax.random.fold_in(key, c), (20, 3, 2),
+                                                     jnp.float64)) for c in range(3)])
+  noisy_on = np.einsum("rnd,dp->rnp", x[None] + sigma * eps, w1) > 0
+  clean_on = x @ w1 > 0
+  reference = rng.random((3, 4)) < 0.5
+  for ref, mine in ((clean_on, None), (reference, reference)):
+    flipped = noisy_on != ref[None]
+    mom = masks.measured_flip_rates(key, params, x, sigma, 50, chunk=20, reference=mine)
+    assert mom.n_mc == 60
+    np.testing.assert_allclose(mom.mean, flipped.mean(0), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(mom.stderr, flipped.std(0, ddof=1) / np.sqrt(60), rtol=1e-9,
+                               atol=1e-15)
+    pooled = masks.measured_flip_rates(key, params, x, sigma, 50, chunk=20, reference=mine,
+                                       pooled=True)
+    frac = flipped.mean((1, 2))
+    assert float(pooled.mean) == pytest.approx(frac.mean(), rel=1e-12)
+    assert float(pooled.stderr) == pytest.approx(frac.std(ddof=1) / np.sqrt(60), rel=1e-9)
+  with pytest.raises(ValueError, match=r"reference must be the \(n, p\) = \(3, 4\)"):
+    masks.measured_flip_rates(key, params, x, sigma, 50, reference=clean_on.T)
+
+
 @pytest.mark.parametrize("which", ["eq8", "eq9"])
 def test_stability_radius_from_both_sides(x64, which):
   if which == "eq8":
