@@ -70,6 +70,24 @@ def _as_rows(name: str, a, d: int | None = None) -> np.ndarray:
   return a
 
 
+def nearest(samples, train, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
+  """The lab's one nearest-neighbour search: the ``k`` nearest rows of ``train`` to each row of
+  ``samples`` (Euclidean), as ``(distances (m, k), indices (m, k))``, nearest first.
+
+  scikit-learn's exact brute-force search finds the neighbours; it ranks them by ‖a‖² + ‖b‖² − 2aᵀb,
+  which loses digits for near copies, so the distances are recomputed by direct subtraction and the
+  k neighbours re-ordered by them.
+  """
+  train = _as_rows("train", train)
+  samples = _as_rows("samples", samples, train.shape[1])
+  if not 1 <= k <= len(train):
+    raise ValueError(f"k must lie in 1 … {len(train)} (the training rows), got {k}.")
+  _, idx = NearestNeighbors(n_neighbors=k, algorithm="brute").fit(train).kneighbors(samples)
+  dist = np.linalg.norm(samples[:, None, :] - train[idx], axis=-1)
+  order = np.argsort(dist, axis=1, kind="stable")
+  return np.take_along_axis(dist, order, 1), np.take_along_axis(idx, order, 1)
+
+
 def copy_report(samples, train, *, ratio_threshold: float = COPY_DISTANCE_RATIO,
                 error_threshold: float = COPY_RELATIVE_ERROR) -> CopyReport:
   """Scale-aware copy criteria of every sample against a training set (module docstring).
@@ -98,13 +116,7 @@ def copy_report(samples, train, *, ratio_threshold: float = COPY_DISTANCE_RATIO,
   norms = np.linalg.norm(distinct, axis=1)
   if np.any(norms == 0):
     raise ValueError("train holds an all-zero image: the relative error to it is undefined.")
-  nn = NearestNeighbors(n_neighbors=2, algorithm="brute").fit(distinct)
-  _, idx = nn.kneighbors(samples)
-  # scikit-learn's brute force ranks by ‖a‖² + ‖b‖² − 2aᵀb, which loses digits for near copies;
-  # the distances themselves are recomputed by direct subtraction (and the pair re-ordered).
-  dist = np.linalg.norm(samples[:, None, :] - distinct[idx], axis=-1)
-  order = np.argsort(dist, axis=1, kind="stable")
-  idx, dist = np.take_along_axis(idx, order, 1), np.take_along_axis(dist, order, 1)
+  dist, idx = nearest(samples, distinct, k=2)
   d1, d2 = dist[:, 0], dist[:, 1]
   near = distinct[idx[:, 0]]
   s_norm, x_norm = np.linalg.norm(samples, axis=1), norms[idx[:, 0]]

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dae_theory import metrics
+from dae_theory import copies, metrics
 
 # name -> (metric on h (n, p) -> (n,), sign that makes "high = memorized")
 SCORES: dict[str, tuple[Callable, float]] = {
@@ -186,8 +186,7 @@ def nearest_distance(samples, x_train) -> np.ndarray:
   so that high = memorized."""
   s = _check_samples("samples", samples)
   x = _check_samples("x_train", x_train, s.shape[1])
-  d2 = jnp.sum(s**2, 1)[:, None] - 2 * s @ x.T + jnp.sum(x**2, 1)[None, :]
-  return -np.sqrt(np.maximum(np.asarray(jnp.min(d2, 1)), 0.0))
+  return -copies.nearest(s, x)[0][:, 0].astype(np.asarray(s).dtype)
 
 
 def denoising_error(key: jax.Array, denoiser: Callable, samples, sigma: float) -> np.ndarray:

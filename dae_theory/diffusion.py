@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dae_theory import checks, model
+from dae_theory import checks, copies, model
 from dae_theory import plug as plug_lib
 from dae_theory import train as train_lib
 
@@ -182,11 +182,11 @@ def empirical_denoiser(x_train: jax.Array) -> Callable:
   return f
 
 
-def nearest_cosine(samples: jax.Array, x_train: jax.Array) -> tuple[jax.Array, jax.Array]:
-  """Cosine of each sample to its nearest training image (Euclidean), and that image's index."""
-  d2 = jnp.sum((samples[:, None, :] - x_train[None, :, :]) ** 2, -1)
-  idx = jnp.argmin(d2, 1)
-  nn = x_train[idx]
-  norms = jnp.linalg.norm(samples, axis=-1) * jnp.linalg.norm(nn, axis=-1)
-  cos = jnp.sum(samples * nn, -1) / norms
-  return cos, idx
+def nearest_cosine(samples: jax.Array, x_train: jax.Array) -> tuple[np.ndarray, np.ndarray]:
+  """Cosine of each sample to its nearest training image (Euclidean, :func:`dae_theory.copies.nearest`),
+  and that image's index."""
+  s, x = np.asarray(samples, np.float64), np.asarray(x_train, np.float64)
+  idx = copies.nearest(s, x)[1][:, 0]
+  nn = x[idx]
+  cos = np.sum(s * nn, -1) / (np.linalg.norm(s, axis=-1) * np.linalg.norm(nn, axis=-1))
+  return cos.astype(np.asarray(samples).dtype), idx

@@ -72,3 +72,20 @@ def test_bad_thresholds_are_named():
     copies.copy_report(np.eye(2), np.eye(2) + 1, ratio_threshold=0.0)
   with pytest.raises(ValueError, match="error_threshold must lie in"):
     copies.copy_report(np.eye(2), np.eye(2) + 1, error_threshold=float("nan"))
+
+
+def test_nearest_is_the_brute_force_search():
+  """The lab's one nearest-neighbour search (used by copies, detection, lenses and the diffusion
+  nearest cosine) equals a brute-force NumPy search: same indices, same distances (direct
+  subtraction, so a near copy keeps its digits), nearest first; k outside 1…n is refused."""
+  rng = np.random.default_rng(0)
+  train = rng.normal(size=(40, 7))
+  samples = np.r_[rng.normal(size=(9, 7)), train[3:4] + 1e-9]
+  dist, idx = copies.nearest(samples, train, k=3)
+  brute = np.linalg.norm(samples[:, None, :] - train[None], axis=-1)
+  order = np.argsort(brute, 1)[:, :3]
+  np.testing.assert_array_equal(idx, order)
+  np.testing.assert_allclose(dist, np.take_along_axis(brute, order, 1), rtol=1e-12)
+  assert idx[-1, 0] == 3 and 0 < dist[-1, 0] < 1e-8
+  with pytest.raises(ValueError, match="k must lie in 1 … 40"):
+    copies.nearest(samples, train, k=41)
