@@ -1,4 +1,4 @@
-r"""Closed-form loss values, bounds and certificates of the theory (THEORY §3–6).
+r"""Closed-form loss values, bounds and certificates of the theory (docs/theory.md §3–6).
 
 Memorization loss (Cor. 3.2), the printed and corrected Cor. 3.3 limits, the paper's margin γ
 (Theorem D.2), the Hessian local-minimum certificate and the explicit distance bound (ours).
@@ -65,7 +65,7 @@ class Cor33Limits(NamedTuple):
     printed: Σ_k ρ_k [Σ_{j≤p_k} s_jσ⁴/(s_j+σ²)² + Σ_{j>p_k} s_j] (Cor. 3.3 as printed, without its
       C_k p_k/(σ² n_k) term whose constant is not given).
     corrected: Σ_k ρ_k [Σ_{j≤p_k} s_jσ²/(s_j+σ²) + Σ_{j>p_k} s_j]: the same with the variance term
-      σ²s_j²/(s_j+σ²)² restored, i.e. the exact loss of the rank-p_k Wiener filter (THEORY §3, ours).
+      σ²s_j²/(s_j+σ²)² restored, i.e. the exact loss of the rank-p_k Wiener filter (docs/theory.md §3, ours).
     eig: ``(M, d)`` s_j = eigenvalues of S_k = μ_kμ_kᵀ + Σ_k, descending.
   """
 
@@ -217,7 +217,7 @@ def paper_margin(x, labels, construction) -> PaperMargin:
 
 
 # ----------------------------------------------------------------------------------------------
-# Local-minimum certificate and distance bound (THEORY §6, ours)
+# Local-minimum certificate and distance bound (docs/theory.md §6, ours)
 # ----------------------------------------------------------------------------------------------
 
 
@@ -245,7 +245,7 @@ class HessianCertificate(NamedTuple):
 
 def hessian_certificate(params: DAEParams, x, labels, unit_block, sigma, lam,
                         rel_tol: float = 1e-8) -> HessianCertificate:
-  r"""Local-minimum certificate of THEORY §6 (ours): the Hessian of the decomposed loss (Thm D.2) at
+  r"""Local-minimum certificate of docs/theory.md §6 (ours): the Hessian of the decomposed loss (Thm D.2) at
   tied weights is PSD with exactly Σ_k p_k(p_k−1)/2 zero modes (the rotations O_k), the rest positive.
 
   ``rel_tol`` separates zero from positive **relative to the largest |eigenvalue|** (so the certificate

@@ -47,7 +47,7 @@ class Construction(NamedTuple):
 
 
 def balanced_rotation(p: int, dtype=jnp.float32) -> jax.Array:
-  r"""The p × p Householder reflection O with first column 𝟙/√p (THEORY §3, "choice of O_k", ours).
+  r"""The p × p Householder reflection O with first column 𝟙/√p (docs/theory.md §3, "choice of O_k", ours).
 
   O = I − 2vvᵀ/‖v‖², v = e₁ − 𝟙/√p; O is symmetric and orthogonal and maps e₁ to 𝟙/√p, so every
   column of W = U D Oᵀ has the same component D₁/√p along u₁: all units of the block fire together.
@@ -63,7 +63,7 @@ def top_eigenpairs(x: jax.Array, p: int) -> tuple[jax.Array, jax.Array]:
   r"""Top-p eigenpairs of the uncentred Gram matrix XᵀX (the paper's X Xᵀ with columns as samples).
 
   Computed from the SVD of ``x (n, d)``: Λ = singular values², U = right singular vectors. Each u_j is
-  sign-fixed so that u_jᵀ x̄ ≥ 0 (x̄ the sample mean): the sign rule of THEORY §3 for u₁, a
+  sign-fixed so that u_jᵀ x̄ ≥ 0 (x̄ the sample mean): the sign rule of docs/theory.md §3 for u₁, a
   deterministic convention for the rest.
 
   Returns:
@@ -380,7 +380,7 @@ def usable_rank(xk: jax.Array, n_total: int, lam) -> int:
 
 
 def construction_for_allocation(x: jax.Array, labels, unit_block, sigma, lam) -> Construction:
-  r"""Eq. 8 construction with the widths a trained net chose (THEORY §6, "learned allocation").
+  r"""Eq. 8 construction with the widths a trained net chose (docs/theory.md §6, "learned allocation").
 
   p_k = number of units assigned to cluster k in ``unit_block`` (e.g. from
   :func:`dae_theory.metrics.learned_allocation`), clipped to [0, usable rank of cluster k]: units beyond

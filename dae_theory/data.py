@@ -41,7 +41,7 @@ class LabelledData(NamedTuple):
 
 
 class GaussianMixture(NamedTuple):
-  r"""Parameters of p = Σ_k ρ_k N(μ_k, Σ_k) with low-rank Σ_k = F_k F_kᵀ (THEORY §2, Cor. 3.3).
+  r"""Parameters of p = Σ_k ρ_k N(μ_k, Σ_k) with low-rank Σ_k = F_k F_kᵀ (docs/theory.md §2, Cor. 3.3).
 
   Attributes:
     weights: ``(M,)`` mixing weights ρ_k.
@@ -154,7 +154,7 @@ def gaussian_mixture_params(key: jax.Array, clusters: int, d: int, rank: int, me
   μ_k = ``mean_norm`` · (simplex direction k); Σ_k = F_k F_kᵀ with F_k = ``spread`` · (d × r orthonormal),
   so each mode has ``rank`` directions of standard deviation ``spread``. With ``orthogonal_to_means``
   the covariance directions are drawn in the orthogonal complement of all the means, which keeps every
-  in-cluster point's projection on its own mean equal to ‖μ_k‖ (so the balanced code of THEORY §3 holds
+  in-cluster point's projection on its own mean equal to ‖μ_k‖ (so the balanced code of docs/theory.md §3 holds
   with a margin that is set by ``spread / mean_norm``).
 
   Args:

@@ -1,4 +1,4 @@
-r"""Prompt-free memorization detection from the hidden code (THEORY §10, the paper's Alg. 1).
+r"""Prompt-free memorization detection from the hidden code (docs/theory.md §10, the paper's Alg. 1).
 
 Works with any representation function ``rep(y (n, d)) -> h (n, p)`` — a lab model's
 ``relu(W₁ᵀy)`` or a user's own network's hidden layer. A generated sample y₀ gets forward noise at a
@@ -202,8 +202,8 @@ def denoising_error(key: jax.Array, denoiser: Callable, samples, sigma: float) -
 def jacobian_rank(key: jax.Array, denoiser: Callable, samples, sigma: float) -> np.ndarray:
   """Baseline: −(effective rank of the denoiser's Jacobian ∂D/∂y at y₀ + σε), the effective rank being
   the participation ratio (Σ s_i)²/Σ s_i² of the singular values. A memorizing two-layer DAE is locally
-  of rank ~1 (one stored column), a generalizing one of rank p_k (THEORY §7, EXPERIMENTS "Related
-  papers"). ``denoiser`` as in :func:`denoising_error`; must be differentiable by JAX."""
+  of rank ~1 (one stored column), a generalizing one of rank p_k (docs/theory.md §7, docs/experiments.md
+  §5.2). ``denoiser`` as in :func:`denoising_error`; must be differentiable by JAX."""
   sigma = _check_sigma(sigma)
   y0 = _check_samples("samples", samples)
   y = y0 + sigma * jax.random.normal(key, y0.shape, y0.dtype)

@@ -127,7 +127,7 @@ def train(key: jax.Array, x: jax.Array, width: int, steps: int, learning_rate: f
 
 def sigma_grid(levels: int = 60, sigma_max: float = SIGMA_MAX, sigma_min: float = SIGMA_MIN
                ) -> np.ndarray:
-  """Geometric grid from σ_max to σ_min (``levels`` values) followed by 0 (THEORY §9)."""
+  """Geometric grid from σ_max to σ_min (``levels`` values) followed by 0 (docs/theory.md §9)."""
   if levels < 2 or not 0 < sigma_min < sigma_max:
     raise ValueError(f"need levels >= 2 and 0 < sigma_min < sigma_max, got {levels}, {sigma_min}, "
                      f"{sigma_max}.")
@@ -136,7 +136,7 @@ def sigma_grid(levels: int = 60, sigma_max: float = SIGMA_MAX, sigma_min: float 
 
 def sample(key: jax.Array, denoiser: Callable, n: int, d: int, sigmas=None,
            clamp: tuple[float, float] | None = (-1.0, 1.0), dtype=jnp.float32) -> jax.Array:
-  r"""VE sampler of THEORY §9: start at σ_max·N(0, I); for consecutive (σ, σ'),
+  r"""VE sampler of docs/theory.md §9: start at σ_max·N(0, I); for consecutive (σ, σ'),
 
   x ← x + (σ² − σ'²)·score(x, σ) + √(σ² − σ'²)·z  (no z on the last step, where σ' = 0),
 

@@ -1,5 +1,5 @@
 r"""Real images that need no network: scikit-learn's handwritten digits and patches of its two sample
-photographs, and a loader for a user's own folder of images (EXPERIMENTS "Data").
+photographs, and a loader for a user's own folder of images (docs/experiments.md §1).
 
 Every loader returns float32 arrays ``(n, d)`` (one flattened image per row) scaled to [−1, 1], the
 range of the paper's CelebA setting. Splits are seeded with ``numpy.random.default_rng(seed)``.

@@ -1,4 +1,4 @@
-r"""Two further lenses on the memorization → generalization transition (EXPERIMENTS "Related papers").
+r"""Two further lenses on the memorization → generalization transition (docs/experiments.md §5).
 
 * **Gaussian lens** (Li, Dai, Qu, NeurIPS 2024): linear distillation, RMSE/NMSE between denoisers, the
   linearity score LS and the generalization score GL.

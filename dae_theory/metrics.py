@@ -1,4 +1,4 @@
-r"""Representation and weight metrics: spiky vs balanced (THEORY §7).
+r"""Representation and weight metrics: spiky vs balanced (docs/theory.md §7).
 
 Code metrics take ``h (..., p)`` (any leading batch shape) and reduce over the last axis. The paper's
 detector is the population standard deviation of h across its p coordinates; the others are
@@ -154,7 +154,7 @@ def gram_distance(a: DAEParams, b: DAEParams) -> jax.Array:
   r"""‖W₂W₁ᵀ(a) − W₂W₁ᵀ(b)‖_F / ‖W₂W₁ᵀ(b)‖_F.
 
   Invariant to column permutation, column sign and any rotation of the hidden space (so to the block
-  rotations O_k of Theorem 3.1): the comparison "modulo symmetry" of THEORY §6. ``b`` is the reference.
+  rotations O_k of Theorem 3.1): the comparison "modulo symmetry" of docs/theory.md §6. ``b`` is the reference.
   """
   ref = end_to_end(b)
   return jnp.linalg.norm(end_to_end(a) - ref) / jnp.linalg.norm(ref)
@@ -198,7 +198,7 @@ def learned_allocation(params: DAEParams, x: jax.Array, labels, min_fraction: fl
   A unit is assigned to cluster k when it fires (pre-activation > 0) on at least ``min_fraction`` of
   cluster k's clean points and on more of k's points than any other cluster's; units whose column norm is
   below ``rel_norm`` × the largest, or that fire on no cluster often enough, get ``-1``. This is the
-  *learned allocation* of THEORY §6 (training chooses p_k; equal p_k is a choice, not a prediction).
+  *learned allocation* of docs/theory.md §6 (training chooses p_k; equal p_k is a choice, not a prediction).
 
   Returns:
     ``(p,)`` int NumPy array, the unit → cluster map.

@@ -1,4 +1,4 @@
-r"""Representation steering (Eq. 11, THEORY §10): f_steered(y) = g(h(y) + a·v), v = the mean
+r"""Representation steering (Eq. 11, docs/theory.md §10): f_steered(y) = g(h(y) + a·v), v = the mean
 representation of a target set, and numbers for how smoothly a model responds to a.
 
 :func:`steer` works for any encoder/decoder pair (a user's model); :func:`steered_dae` and
@@ -38,7 +38,7 @@ def steered_dae(params: DAEParams, v, a) -> Callable:
 
 
 def steered_diffusion_denoiser(params: diffusion.DiffusionParams, v, a) -> Callable:
-  """Eq. 11 in the time-conditioned DAE (THEORY §9), for use in the sampler:
+  """Eq. 11 in the time-conditioned DAE (docs/theory.md §9), for use in the sampler:
   x̂₀(y, σ) = W((relu(Wᵀy) + a·v) ⊙ exp(MLP(log σ))) + s·y."""
   v = jnp.asarray(v)
 

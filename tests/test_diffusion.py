@@ -1,4 +1,4 @@
-"""Tests of dae_theory.diffusion: the time-conditioned DAE and the VE sampler (THEORY §9)."""
+"""Tests of dae_theory.diffusion: the time-conditioned DAE and the VE sampler (docs/theory.md §9)."""
 
 import jax
 import jax.numpy as jnp

@@ -8,7 +8,7 @@ Two kinds of tests:
   a ``ValueError`` whose message names the argument and the rule; a legitimate "no" computed in
   float32 (the Hessian certificate) warns that round-off may hide it.
 - **Pins.** The formulas that mutation testing showed under-tested are pinned to independent
-  computations: the cross-talk bound's ``eps`` and ``bound`` to a NumPy float64 evaluation of THEORY §4
+  computations: the cross-talk bound's ``eps`` and ``bound`` to a NumPy float64 evaluation of docs/theory.md §4
   (Cauchy–Schwarz factor 2, ‖W₂‖²_op squared), the Hessian certificate at data scale 1e-3 (its
   zero-mode threshold must be relative), and the paper's margin γ to a hand computation (the /2 of
   its β-term; s is the square root of the shrinkage).
@@ -487,7 +487,7 @@ def test_hessian_certificate_is_scale_invariant_at_data_scale_1e3(x64):
 
 
 def _numpy_crosstalk(w1, w2, x, labels, unit_block, sigma):
-  """THEORY §4 evaluated independently in float64 NumPy / SciPy, one sample and one unit at a time:
+  """docs/theory.md §4 evaluated independently in float64 NumPy / SciPy, one sample and one unit at a time:
   ε_i = ‖W₂‖²_op Σ_j s_j² G(t_j), ℓ̂_i = ‖A_k x_i − x_i‖² + σ²‖A_k‖²_F, bound = mean(2√(ℓ̂ε) + ε)."""
   n, p = x.shape[0], w1.shape[1]
   op = np.linalg.svd(w2, compute_uv=False)[0]
