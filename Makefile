@@ -17,10 +17,10 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m sims.theory_demo --workdir runs/theory_demo --replace
 	$(PY) -m sims.verify_theory --workdir runs/verify_theory --replace
-	$(PY) -m figures.make_all --workdir runs --out figures
+	$(PY) -m sims.make_all --workdir runs --out figures
 
 figures: $(STAMP)
-	$(PY) -m figures.make_all --workdir runs --out figures
+	$(PY) -m sims.make_all --workdir runs --out figures
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2 --dist loadfile tests

@@ -25,7 +25,7 @@ def draw(loaded: dict, out_dir: str):
   from dae_theory import detection
 
   style.apply()
-  config, a = loaded["detection"]
+  config, a, _ = loaded["detection"]
   datasets = config["datasets"]
   sig = config["sigmas"][len(config["sigmas"]) // 2]
   main = f"std σ={sig:g}"

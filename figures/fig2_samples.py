@@ -1,7 +1,7 @@
 r"""Fig. 2: samples of the memorizing and the generalizing diffusion DAE beside their nearest training
 images, with the memorized fraction. Reads ``python -m sims.image_dae``.
 
-  python -m figures.fig2_samples --workdir runs/image_dae --out figures
+  python -m figures.fig2_samples --image_workdir runs/image_dae --out figures
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ SHOW = 12
 
 
 def draw(loaded: dict, out_dir: str):
-  config, a = loaded["image"]
+  config, a, _ = loaded["image"]
   import matplotlib.pyplot as plt
 
   style.apply()

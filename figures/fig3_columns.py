@@ -2,7 +2,7 @@ r"""Fig. 3: encoder columns of a memorizing and a generalizing DAE (σ = 0.2) as
 norm, each labelled with its best cosine to an image of its own training set. Reads
 ``python -m sims.image_dae``.
 
-  python -m figures.fig3_columns --workdir runs/image_dae --out figures
+  python -m figures.fig3_columns --image_workdir runs/image_dae --out figures
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ SHOW = 20
 
 
 def draw(loaded: dict, out_dir: str):
-  config, a = loaded["image"]
+  config, a, _ = loaded["image"]
   import matplotlib.pyplot as plt
 
   style.apply()

@@ -23,7 +23,7 @@ def draw(loaded: dict, out_dir: str):
   parts = []
   for col, (name, label) in enumerate((("image", loaded["image"][0]["dataset"]),
                                        ("mixture", "Gaussian mixture"))):
-    _, a = loaded[name]
+    _, a, _ = loaded[name]
     ax = axes[0, col]
     bins = np.linspace(min(a["mem_std"].min(), a["gen_std"].min()),
                        max(a["mem_std"].max(), a["gen_std"].max()), 40)

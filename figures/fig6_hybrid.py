@@ -19,7 +19,7 @@ def draw(loaded: dict, out_dir: str):
   import matplotlib.pyplot as plt
 
   style.apply()
-  config, a = loaded["mixture"]
+  config, a, _ = loaded["mixture"]
   m, modes = config["duplicated"], config["modes"]
   kind, dup_cos = a["hybrid_kind"], a["hybrid_dup_cos"]
   counts = a["hybrid_counts"]  # (seed, cluster): columns of each type

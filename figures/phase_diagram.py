@@ -27,7 +27,7 @@ ROWS = [("stored_fraction", f"samples stored in a column (cos≥{copies.COSINE_C
 
 
 def draw(loaded: dict, out_dir: str):
-  config, arrays = loaded["phase"]
+  config, arrays, summary = loaded["phase"]
   import matplotlib.pyplot as plt
 
   style.apply()
@@ -55,9 +55,8 @@ def draw(loaded: dict, out_dir: str):
       fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
   axes[0, 0].legend(loc="upper left", frameon=False, labelcolor="w")
   fig.tight_layout()
-  from sims.phase_diagram import boundary_summary
-
-  return style.save(fig, out_dir, "phase_diagram"), " ".join(boundary_summary(arrays))
+  # the caption: the boundary lines the sim wrote (sims.phase_diagram.boundary_summary)
+  return style.save(fig, out_dir, "phase_diagram"), " ".join(summary["lines"])
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ def draw(loaded: dict, out_dir: str):
   import matplotlib.pyplot as plt
 
   style.apply()
-  config, a = loaded["steering"]
+  config, a, _ = loaded["steering"]
   a_rel, mean = a["a_rel"], a["mean"]
   every = max(1, (len(a_rel) - 1) // 10)
   cols = np.arange(0, len(a_rel), every)

@@ -33,8 +33,10 @@ def save(fig, out_dir: str, name: str) -> list[str]:
   return paths
 
 
-def load_run(workdir: str, producer: str) -> tuple[dict, dict]:
-  """(config, arrays) of a finished run, or a clear error naming the command that produces it."""
+def load_run(workdir: str, producer: str) -> tuple[dict, dict, dict]:
+  """(config, arrays, summary) of a finished run, or a clear error naming the command that produces
+  it. ``summary`` is the run's ``summary.json`` (``{"lines": [...], ...}``: the sim's summary lines
+  and any table or constant a figure needs), checksummed in ``meta.json`` like the other files."""
   from dae_theory import io
 
   meta = os.path.join(workdir, "meta.json")
@@ -48,15 +50,32 @@ def load_run(workdir: str, producer: str) -> tuple[dict, dict]:
         f"the run record in {workdir!r} is not complete: a file listed in its meta.json is missing "
         f"or changed since it was written (or it predates checksums). Rerun: python -m {producer} "
         f"--workdir {workdir}")
+  if not has_summary(workdir):
+    raise FileNotFoundError(
+        f"the run record in {workdir!r} has no summary.json (it predates summary files). Rerun: "
+        f"python -m {producer} --workdir {workdir}")
   with np.load(os.path.join(workdir, "results.npz")) as z:
     arrays = {k: z[k] for k in z.files}
-  return config, arrays
+  with open(os.path.join(workdir, "summary.json")) as f:
+    summary = json.load(f)
+  return config, arrays, summary
+
+
+def has_summary(workdir: str) -> bool:
+  """Whether the run record in ``workdir`` lists a ``summary.json`` in its ``meta.json`` (whose
+  checksum :func:`dae_theory.io.finished_config` checks)."""
+  try:
+    with open(os.path.join(workdir, "meta.json")) as f:
+      files = json.load(f).get("files")
+  except (OSError, ValueError, AttributeError):
+    return False
+  return isinstance(files, dict) and "summary.json" in files
 
 
 def cli(draw, runs: dict, doc: str) -> None:
   """The command line shared by every figure script. ``runs`` maps a name to ``(producer sim,
   default workdir)``; each gets a ``--<name>_workdir`` flag. ``draw(loaded, out_dir)`` receives
-  ``{name: (config, arrays)}`` and returns ``(paths, caption)``; both are printed."""
+  ``{name: (config, arrays, summary)}`` and returns ``(paths, caption)``; both are printed."""
   import argparse
 
   ap = argparse.ArgumentParser(description=doc.splitlines()[0])

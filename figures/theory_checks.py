@@ -20,10 +20,8 @@ RUNS = {"checks": ("sims.theory_checks", "runs/theory_checks")}
 def draw(loaded: dict, out_dir: str):
   import matplotlib.pyplot as plt
 
-  from sims.theory_checks import summary
-
   style.apply()
-  config, a = loaded["checks"]
+  config, a, summary = loaded["checks"]
   fig, axes = plt.subplots(2, 2, figsize=(8.4, 6.4))
   ax = axes[0, 0]
   for s, row in enumerate(a["train_distance"]):
@@ -81,7 +79,8 @@ def draw(loaded: dict, out_dir: str):
   ax.set_title(f"(d) Cor. 3.3, p_k = {config['cor33_width']}, σ = {config['sigma']}")
   ax.legend(frameon=False, fontsize=7)
   fig.tight_layout()
-  return style.save(fig, out_dir, "theory_checks"), " ".join(summary(a))
+  # the caption: the summary lines the sim wrote (sims.theory_checks.summary)
+  return style.save(fig, out_dir, "theory_checks"), " ".join(summary["lines"])
 
 
 if __name__ == "__main__":

@@ -32,10 +32,9 @@ def _fmt(n_star: float) -> str:
 def draw(loaded: dict, out_dir: str):
   import matplotlib.pyplot as plt
 
-  from sims.transition import TRANSITION
-
   style.apply()
-  config, a = loaded["transition"]
+  config, a, summary = loaded["transition"]
+  transition = summary["transition"]  # {lens: metric key}: sims.transition.TRANSITION
   sizes = a["sizes"]
   datasets = config["datasets"]
   fig, axes = plt.subplots(2 * len(datasets), 6, figsize=(19, 6.2 * len(datasets)), squeeze=False)
@@ -45,7 +44,7 @@ def draw(loaded: dict, out_dir: str):
       ax = axes[2 * r, c]
       for j, (k, label) in enumerate(series):
         ax.plot(sizes, a[f"{name}/{k}"], "o-" if j == 0 else "s--", ms=3, label=label)
-      key = lens if lens in TRANSITION else None
+      key = lens if lens in transition else None
       if key is not None:
         n_star = float(a[f"{name}/transition/{key}"])
         if np.isfinite(n_star):
@@ -99,7 +98,7 @@ def draw(loaded: dict, out_dir: str):
       ax.set_title(f"{name}: Gaussian lens across {label} (N = {config['sweep_n']})")
       ax.legend(frameon=False, fontsize=7)
     parts.append(f"{name}: transition N ≈ " + ", ".join(
-        f"{lens} {_fmt(float(a[f'{name}/transition/{lens}']))}" for lens in TRANSITION))
+        f"{lens} {_fmt(float(a[f'{name}/transition/{lens}']))}" for lens in transition))
   fig.tight_layout()
   return style.save(fig, out_dir, "transition"), "Transition: " + "; ".join(parts) + "."
 

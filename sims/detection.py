@@ -138,7 +138,10 @@ def _model_samples(key, cfg: Config, kind: str, x_all, x_dup, n):
   return params, den, samples, np.asarray(cos), np.asarray(idx), train_set
 
 
-def run(cfg: Config, workdir: str) -> dict:
+def run(cfg: Config, workdir: str, log=print) -> dict:
+  """Train, sample and score, write the run record to ``workdir`` (``table.json``, ``table.md`` and
+  ``summary.json``: the lines of the table), return the results with the table's ``rows``. ``log`` is
+  accepted for the sims' shared signature (this sim logs no progress)."""
   started = time.time()
   out: dict = {}
   rows = []
@@ -175,8 +178,10 @@ def run(cfg: Config, workdir: str) -> dict:
           row.update(auroc=np.nan, auroc_ci=(np.nan, np.nan), tpr=np.nan, tpr_ci=(np.nan, np.nan),
                      note="one class only: no ROC")
         rows.append(row)
+  table = format_table(rows)
   io.write_run(workdir, cfg, out, started,
-               extra={"table.json": rows, "table.md": format_table(rows)})
+               extra={"table.json": rows, "table.md": table,
+                      "summary.json": {"lines": table.splitlines()}})
   out["rows"] = rows
   return out
 

@@ -123,8 +123,10 @@ def _diffusion_pair(key, cfg: Config, x_mem, x_all) -> dict:
   return out
 
 
-def run(cfg: Config, workdir: str) -> dict:
-  """Train everything, write the run record to ``workdir``, return the results."""
+def run(cfg: Config, workdir: str, log=print) -> dict:
+  """Train everything, write the run record to ``workdir`` (with ``summary.json``: the
+  :func:`summary` lines), return the results. ``log`` is accepted for the sims' shared signature
+  (this sim logs no progress)."""
   started = time.time()
   raw, side = load_images(cfg)
   mean = raw.mean(0)
@@ -158,7 +160,8 @@ def run(cfg: Config, workdir: str) -> dict:
   out.update(train_images=raw, mean=mean, mem_idx=mem_idx, side=side)
   io.write_run(workdir, cfg, out, started, axes={
       "mem_samples": ["seed", "sample", "pixel"], "mem_nn_cos": ["seed", "sample"],
-      "mem_w": ["pixel", "unit"], "train_images": ["image", "pixel"]})
+      "mem_w": ["pixel", "unit"], "train_images": ["image", "pixel"]},
+      extra={"summary.json": {"lines": summary(out, cfg)}})
   return out
 
 

@@ -92,7 +92,10 @@ def classify_columns(params, hyb: data.LabelledData, duplicated: int,
   return kind, cos.max(1)
 
 
-def run(cfg: Config, workdir: str) -> dict:
+def run(cfg: Config, workdir: str, log=print) -> dict:
+  """Train the Fig. 4 (mixture) and Fig. 6 (hybrid) models, write the run record to ``workdir`` (with
+  ``summary.json``: the :func:`summary` lines), return the results. ``log`` is accepted for the sims'
+  shared signature (this sim logs no progress)."""
   started = time.time()
   key = jax.random.key(cfg.seed)
   ds, _ = data.gaussian_mixture(jax.random.fold_in(key, 0), cfg.clusters, cfg.per_cluster, cfg.d,
@@ -135,7 +138,8 @@ def run(cfg: Config, workdir: str) -> dict:
              hybrid_gram_distance=np.array(dists), hybrid_construction_counts=np.stack(con_counts))
   io.write_run(workdir, cfg, out, started, axes={"hybrid_kind": ["seed", "unit"],
                                                  "hybrid_counts": ["seed", "cluster"],
-                                                 "hybrid_construction_counts": ["seed", "cluster"]})
+                                                 "hybrid_construction_counts": ["seed", "cluster"]},
+               extra={"summary.json": {"lines": summary(out, cfg)}})
   return out
 
 

@@ -141,7 +141,9 @@ def check_fits(cfg: Config, max_bytes: int | None = None) -> sweep.Estimate:
 
 
 def run(cfg: Config, workdir: str, log=print, max_bytes: int | None = None) -> dict[str, np.ndarray]:
-  """Run the sweep (resuming from ``workdir/chunks``), evaluate, write the run record.
+  """Run the sweep (resuming from ``workdir/chunks``), evaluate, write the run record (with
+  ``summary.json``: the :func:`boundary_summary` lines, the caption of ``figures.phase_diagram``).
+  ``log`` receives the sweep's progress lines (None: silent).
 
   Raises:
     ValueError: the grid's results would exceed ``max_bytes`` (default half the machine's memory;
@@ -170,7 +172,8 @@ def run(cfg: Config, workdir: str, log=print, max_bytes: int | None = None) -> d
   axes.update(status=["sigma", "n", "width", "seed"], final_loss=["sigma", "n", "width", "seed"],
               widths=["width"], sample_sizes=["n"], sigmas=["sigma"],
               w1=["sigma", "n", "width", "seed", "d", "unit"])
-  io.write_run(workdir, cfg, out, started, axes)
+  io.write_run(workdir, cfg, out, started, axes,
+               extra={"summary.json": {"lines": boundary_summary(out)}})
   return out
 
 

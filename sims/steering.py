@@ -90,7 +90,10 @@ def _boot_ci(per_seed_paths: np.ndarray, n_boot: int, seed: int) -> tuple[float,
   return tuple(float(q) for q in np.nanpercentile(means, [2.5, 97.5]))
 
 
-def run(cfg: Config, workdir: str) -> dict:
+def run(cfg: Config, workdir: str, log=print) -> dict:
+  """Train, steer and score, write the run record to ``workdir`` (with ``summary.json``: the
+  :func:`summary` lines), return the results. ``log`` is accepted for the sims' shared signature
+  (this sim logs no progress)."""
   from sklearn.linear_model import LogisticRegression
 
   started = time.time()
@@ -132,7 +135,8 @@ def run(cfg: Config, workdir: str) -> dict:
     out[f"{kind}_strips"] = np.stack(strips)  # (seeds, levels, 4, d)
   io.write_run(workdir, cfg, out, started, axes={"mem_jump_share": ["seed", "path"],
                                                  "mem_prob": ["seed", "a", "path"],
-                                                 "mem_strips": ["seed", "a", "path", "pixel"]})
+                                                 "mem_strips": ["seed", "a", "path", "pixel"]},
+               extra={"summary.json": {"lines": summary(out, cfg)}})
   return out
 
 

@@ -144,7 +144,10 @@ def cor33(key, cfg: Config) -> dict:
           "cor33_printed": lim.printed, "cor33_corrected": lim.corrected}
 
 
-def run(cfg: Config, workdir: str) -> dict:
+def run(cfg: Config, workdir: str, log=print) -> dict:
+  """Run (a)–(d), write the run record to ``workdir`` (with ``summary.json``: the :func:`summary`
+  lines, the caption of ``figures.theory_checks``), return the results. ``log`` is accepted for the
+  sims' shared signature (this sim logs no progress)."""
   started = time.time()
   key = jax.random.key(cfg.seed)
   out = training_distance(jax.random.fold_in(key, 0), cfg)
@@ -152,7 +155,8 @@ def run(cfg: Config, workdir: str) -> dict:
     out.update(gap_and_flips(jax.random.fold_in(key, 1), cfg))
     out.update(cor33(jax.random.fold_in(key, 2), cfg))
   io.write_run(workdir, cfg, out, started, axes={"train_distance": ["seed", "steps"],
-                                                 "cor33_test": ["seed", "n_k"]})
+                                                 "cor33_test": ["seed", "n_k"]},
+               extra={"summary.json": {"lines": summary(out)}})
   return out
 
 

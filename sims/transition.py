@@ -198,7 +198,11 @@ def transition_point(sizes, values) -> float:
   return float("nan")
 
 
-def run(cfg: Config, workdir: str) -> dict:
+def run(cfg: Config, workdir: str, log=print) -> dict:
+  """Train and measure every lens, write the run record to ``workdir`` (with ``summary.json``: the
+  :func:`summary` lines and the ``TRANSITION`` table {lens: metric key} that ``figures.transition``
+  draws), return the results. ``log`` is accepted for the sims' shared signature (this sim logs no
+  progress)."""
   started = time.time()
   out: dict = {"sizes": np.array(cfg.sizes), "psnr_sigmas": np.array(cfg.psnr_sigmas)}
   for di, name in enumerate(cfg.datasets):
@@ -218,7 +222,8 @@ def run(cfg: Config, workdir: str) -> dict:
                                 jnp.asarray(pool[:cfg.sweep_n]), jnp.asarray(held))
     out.update({f"{name}/{k}": v for k, v in sweep.items()})
   out.update(sweep_widths=np.array(cfg.sweep_widths), sweep_steps=np.array(cfg.sweep_steps))
-  io.write_run(workdir, cfg, out, started)
+  io.write_run(workdir, cfg, out, started,
+               extra={"summary.json": {"lines": summary(out, cfg), "transition": TRANSITION}})
   return out
 
 

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from dae_theory import io
-from figures import make_all, style
-from sims import _flags
+from figures import style
+from sims import _flags, make_all
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -105,10 +105,12 @@ def test_run_record_files_honour_the_umask(tmp_path, umask, mode):
 
 
 def _fake_sim(monkeypatch):
-  """A sim module ``fake`` for make_all.ensure_run that writes a record with io.write_run."""
+  """A sim module ``fake`` for make_all.ensure_run that writes a record with io.write_run (the sims'
+  shared signature ``run(cfg, workdir, log=print)``)."""
   mod = types.ModuleType("fake_sim_for_tests")
   mod.Config = Cfg
-  mod.run = lambda cfg, wd: io.write_run(wd, cfg, {"a": np.arange(cfg.steps)}, time.time())
+  mod.run = lambda cfg, wd, log=print: io.write_run(
+      wd, cfg, {"a": np.arange(cfg.steps)}, time.time(), extra={"summary.json": {"lines": ["x"]}})
   monkeypatch.setitem(sys.modules, mod.__name__, mod)
   monkeypatch.setitem(make_all.SIMS, "fake", mod.__name__)
   return mod
@@ -213,7 +215,7 @@ def test_a_bad_make_all_folder_stops_before_compute(tmp_path, flag, case):
   path, message = _workdir_cases(tmp_path)[case]
   other = ["--out", str(tmp_path / "out")] if flag == "--workdir" else [
       "--workdir", str(tmp_path / "runs")]
-  out = _cli("figures.make_all", "--smoke", f"{flag}={path}", *other)
+  out = _cli("sims.make_all", "--smoke", f"{flag}={path}", *other)
   assert out.returncode == 1 and f"{flag}" in out.stderr and message in out.stderr, out.stderr
   assert not (tmp_path / "runs").exists() and not (tmp_path / "out").exists()
 

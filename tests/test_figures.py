@@ -1,6 +1,7 @@
-"""End-to-end: ``figures.make_all --smoke`` runs every sim at smoke size and draws every figure; the
-acceptance claims of the image and hybrid runs are checked on their saved results; bad inputs give
-clear messages."""
+"""End-to-end: ``sims.make_all --smoke`` runs every sim at smoke size and draws every figure from the
+run records (``summary.json`` included); the figure scripts' command lines, as captions.md prints
+them, redraw the same figures; the acceptance claims of the image and hybrid runs are checked on their
+saved results; bad inputs give clear messages."""
 
 import io
 import json
@@ -11,7 +12,9 @@ import sys
 import numpy as np
 import pytest
 
-from figures import make_all
+from sims import make_all
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +34,57 @@ def test_every_figure_is_drawn_with_a_caption(smoke):
     assert caption and "nan" not in caption.lower(), (name, caption)
   table = (root / "out" / "captions.md").read_text()
   assert all(f"| {n} |" in table for n in make_all.FIGURES)
+
+
+def test_every_sim_writes_a_checksummed_summary(smoke):
+  """Each sim's run record holds summary.json ({"lines": [...], ...}), listed in meta.json; the
+  transition run also carries its TRANSITION table, which the figure reads instead of importing it."""
+  from sims import transition
+
+  root, _, _ = smoke
+  for module in make_all.SIMS.values():
+    run = root / "runs" / module.split(".")[-1]
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["lines"] and all(isinstance(line, str) for line in summary["lines"]), module
+    assert "summary.json" in json.loads((run / "meta.json").read_text())["files"], module
+  summary = json.loads((root / "runs" / "transition" / "summary.json").read_text())
+  assert summary["transition"] == transition.TRANSITION
+  assert list(summary["transition"]) == list(transition.TRANSITION)  # the order of the lenses
+
+
+@pytest.mark.parametrize("name", ["phase_diagram", "theory_checks", "transition", "fig4_std"])
+def test_the_captions_command_redraws_the_figure(smoke, tmp_path, name):
+  """The command a captions.md row prints (absl flags) draws the figure with the same caption."""
+  root, res, _ = smoke
+  row = next(line for line in (root / "out" / "captions.md").read_text().splitlines()
+             if line.startswith(f"| {name} |"))
+  cmd = row.split("`")[1].split()
+  assert cmd[:3] == ["python", "-m", f"figures.{name}"], cmd
+  out = subprocess.run([sys.executable, *cmd[1:], "--out", str(tmp_path)], capture_output=True,
+                       text=True, cwd=ROOT, timeout=300)
+  assert out.returncode == 0, out.stderr
+  assert out.stdout.splitlines()[-1] == res[name][1]
+  assert (tmp_path / f"{name}.png").stat().st_size > 5000
+
+
+def test_a_record_without_a_summary_is_refused_by_the_figures_and_rerun_by_make_all(tmp_path):
+  """A complete record written before summary.json existed: a figure names the rerun command, and
+  make_all reruns the sim instead of reusing the record."""
+  import time
+
+  from dae_theory import io as dio
+  from figures import style
+  from sims import theory_checks
+
+  run = tmp_path / "theory_checks"
+  dio.write_run(str(run), theory_checks.Config.smoke(), {"a": np.zeros(1)}, time.time())
+  with pytest.raises(FileNotFoundError, match="has no summary.json .* Rerun: python -m "
+                                              "sims.theory_checks --workdir"):
+    style.load_run(str(run), "sims.theory_checks")
+  logs = []
+  make_all.ensure_run("checks", str(tmp_path), smoke=True, log=logs.append)
+  assert any("no summary.json (an older record): rerunning" in line for line in logs), logs
+  assert style.load_run(str(run), "sims.theory_checks")[2]["lines"]
 
 
 def test_saved_runs_are_reused_when_the_config_matches(smoke):
@@ -79,7 +133,7 @@ def test_unknown_figure_is_named():
 def test_figure_before_its_results_exist_names_the_command(tmp_path):
   out = subprocess.run([sys.executable, "-m", "figures.fig4_std", "--image_workdir",
                         str(tmp_path / "none"), "--out", str(tmp_path)], capture_output=True,
-                       text=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+                       text=True, cwd=ROOT)
   assert out.returncode != 0
   assert "python -m sims.image_dae --workdir" in out.stderr, out.stderr
   assert not list(tmp_path.glob("*.png"))

@@ -132,9 +132,10 @@ def test_phase_diagram_smoke_and_figure(tmp_path):
   assert len(phase_diagram.boundary_summary(out)) == 1
   from figures import phase_diagram as fig
 
-  _, arrays = fig.style.load_run(str(tmp_path / "run"), "sims.phase_diagram")
-  paths, caption = fig.draw({"phase": ({}, arrays)}, str(tmp_path / "figs"))
-  assert caption.startswith("sigma=")
+  config, arrays, summary = fig.style.load_run(str(tmp_path / "run"), "sims.phase_diagram")
+  assert summary == {"lines": phase_diagram.boundary_summary(out)}  # written by the sim
+  paths, caption = fig.draw({"phase": (config, arrays, summary)}, str(tmp_path / "figs"))
+  assert caption == " ".join(summary["lines"]) and caption.startswith("sigma=")
   assert [os.path.basename(p) for p in paths] == ["phase_diagram.png", "phase_diagram.pdf"]
   assert all(os.path.getsize(p) > 1000 for p in paths)
 
@@ -196,3 +197,16 @@ def test_benchmark_smoke_writes_the_tracked_keys(tmp_path):
                        timeout=300)
   assert bad.returncode != 0 and "--previous 0000000: no dae_theory/sweep.py" in bad.stderr
 
+
+def test_every_sim_run_has_the_same_signature():
+  """make_all calls every sim the same way, run(cfg, workdir, log=None): no per-sim special case."""
+  import importlib
+  import inspect
+
+  from sims import make_all
+
+  for module in make_all.SIMS.values():
+    params = list(inspect.signature(importlib.import_module(module).run).parameters.values())
+    assert [p.name for p in params[:3]] == ["cfg", "workdir", "log"], module
+    assert params[2].default is print, module
+    assert all(p.default is not inspect.Parameter.empty for p in params[2:]), module

@@ -1,13 +1,15 @@
 r"""Regenerate every figure: run the sims they need (reusing a saved run when its config matches), then
 draw each figure into ``--out`` and write ``captions.md`` there (figure → command → file, and the
-caption with the numbers it shows).
+caption with the numbers it shows). The orchestrator lives in ``sims/``: the figure scripts only read
+run records (``config.json``, ``results.npz``, ``summary.json``) and never train.
 
-  python -m figures.make_all                    # default size (about 9 min on 2 CPU cores)
-  python -m figures.make_all --smoke --workdir /tmp/smoke --out /tmp/figs     # seconds; used in tests
-  python -m figures.make_all --only fig2_samples,fig3_columns
+  python -m sims.make_all                    # default size (about 9 min on 2 CPU cores)
+  python -m sims.make_all --smoke --workdir /tmp/smoke --out /tmp/figs     # seconds; used in tests
+  python -m sims.make_all --only fig2_samples,fig3_columns
 
 A saved run is reused only when its record is complete (``meta.json`` written last, with checksums
-of the other files: :func:`dae_theory.io.finished_config`) and its config matches. A run folder
+of the other files: :func:`dae_theory.io.finished_config`), holds a ``summary.json`` and its config
+matches. A run folder
 holding another config (or any, with ``--force``) is moved aside to ``<run>.previous``, or
 ``<run>.previous-2``, ``-3``, … when that exists: earlier backups are never deleted.
 """
@@ -20,8 +22,9 @@ import time
 
 from dae_theory import io
 
-# run name -> sim module (each has Config, Config.smoke() and run(cfg, workdir)); a run lives in
-# <workdir>/<module name>, the figure scripts' default (runs/image_dae, …)
+# run name -> sim module (each has Config, Config.smoke() and run(cfg, workdir, log=print), and writes
+# summary.json into its run record); a run lives in <workdir>/<module name>, the figure scripts'
+# default (runs/image_dae, …)
 SIMS = {"image": "sims.image_dae", "mixture": "sims.mixture_dae", "checks": "sims.theory_checks",
         "phase": "sims.phase_diagram", "detection": "sims.detection", "steering": "sims.steering",
         "transition": "sims.transition"}
@@ -59,13 +62,19 @@ def check_dirs(workdir: str, out: str, runs=()) -> None:
 
 
 def ensure_run(name: str, workdir: str, smoke: bool, force: bool = False, log=print) -> str:
-  """Run sim ``name`` into ``workdir/<sim module name>`` unless a finished run with the same config is there."""
+  """Run sim ``name`` into ``workdir/<sim module name>`` unless a finished run with the same config
+  (and a ``summary.json``) is there. The sim's own progress lines are not logged
+  (``run(cfg, workdir, log=None)``)."""
+  from figures import style
+
   sim = importlib.import_module(SIMS[name])
   cfg = sim.Config.smoke() if smoke else sim.Config()
   run_dir = _run_dir(workdir, name)
   if not force and _saved_config_matches(run_dir, cfg):
-    log(f"[{name}] reusing {run_dir} (same config, complete record)")
-    return run_dir
+    if style.has_summary(run_dir):
+      log(f"[{name}] reusing {run_dir} (same config, complete record)")
+      return run_dir
+    log(f"[{name}] {run_dir} has the same config but no summary.json (an older record): rerunning")
   try:
     saved = io.saved_config(run_dir)
   except ValueError:  # an unreadable config.json: not this config
@@ -81,10 +90,7 @@ def ensure_run(name: str, workdir: str, smoke: bool, force: bool = False, log=pr
         + (" (older backups beside it are kept)" if older else ""))
   t = time.time()
   log(f"[{name}] running {SIMS[name]} -> {run_dir}")
-  if name == "phase":
-    sim.run(cfg, run_dir, log=None)
-  else:
-    sim.run(cfg, run_dir)
+  sim.run(cfg, run_dir, log=None)
   log(f"[{name}] done in {time.time() - t:.0f} s")
   return run_dir
 
