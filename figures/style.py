@@ -73,22 +73,41 @@ def has_summary(workdir: str) -> bool:
 
 
 def cli(draw, runs: dict, doc: str) -> None:
-  """The command line shared by every figure script. ``runs`` maps a name to ``(producer sim,
-  default workdir)``; each gets a ``--<name>_workdir`` flag. ``draw(loaded, out_dir)`` receives
-  ``{name: (config, arrays, summary)}`` and returns ``(paths, caption)``; both are printed."""
-  import argparse
+  """The command line shared by every figure script (absl, like the sims). ``runs`` maps a name to
+  ``(producer sim, default workdir)``; each gets a ``--<name>_workdir`` flag, and ``--out`` names the
+  output folder (default ``figures``). ``draw(loaded, out_dir)`` receives
+  ``{name: (config, arrays, summary)}`` and returns ``(paths, caption)``; both are printed. A
+  missing or incomplete run record, or an ``--out`` that cannot be written, is a usage error naming
+  the flag; absl shows the script's docstring (``doc``) as its usage."""
+  from absl import app, flags, logging
 
-  ap = argparse.ArgumentParser(description=doc.splitlines()[0])
-  for name, (_, default) in runs.items():
-    ap.add_argument(f"--{name}_workdir", default=default)
-  ap.add_argument("--out", default="figures")
-  a = ap.parse_args()
-  loaded = {name: load_run(getattr(a, f"{name}_workdir"), producer)
-            for name, (producer, _) in runs.items()}
-  paths, caption = draw(loaded, a.out)
-  for p in paths:
-    print(p)
-  print(caption)
+  for name, (producer, default) in runs.items():
+    flags.DEFINE_string(f"{name}_workdir", default, f"run record of python -m {producer}")
+  flags.DEFINE_string("out", "figures", "folder for the PNG and PDF")
+  F = flags.FLAGS
+
+  def main(argv):
+    from dae_theory import io
+
+    logging.set_verbosity(logging.WARNING)  # no INFO lines about absent TPU backends
+    if len(argv) > 1:
+      raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    try:
+      io.check_output_dir(F.out, "--out")
+    except ValueError as err:
+      raise app.UsageError(str(err)) from None
+    loaded = {}
+    for name, (producer, _) in runs.items():
+      try:
+        loaded[name] = load_run(F[f"{name}_workdir"].value, producer)
+      except FileNotFoundError as err:
+        raise app.UsageError(f"--{name}_workdir: {err}") from None
+    paths, caption = draw(loaded, F.out)
+    for p in paths:
+      print(p)
+    print(caption)
+
+  app.run(main)
 
 
 def image_grid(ax, imgs: np.ndarray, side: int, ncol: int, labels=None, pad: int = 1) -> None:

@@ -1,5 +1,5 @@
 """End-to-end: ``sims.make_all --smoke`` runs every sim at smoke size and draws every figure from the
-run records (``summary.json`` included); the figure scripts' command lines, as captions.md prints
+run records (``summary.json`` included); the figure scripts' absl command lines, as captions.md prints
 them, redraw the same figures; the acceptance claims of the image and hybrid runs are checked on their
 saved results; bad inputs give clear messages."""
 
@@ -65,6 +65,18 @@ def test_the_captions_command_redraws_the_figure(smoke, tmp_path, name):
   assert out.returncode == 0, out.stderr
   assert out.stdout.splitlines()[-1] == res[name][1]
   assert (tmp_path / f"{name}.png").stat().st_size > 5000
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--bogus=1"], "Unknown command line flag 'bogus'"),
+    (["--out="], "--out must not be empty"),
+])
+def test_a_bad_figure_flag_is_named(tmp_path, args, message):
+  out = subprocess.run([sys.executable, "-m", "figures.fig6_hybrid", "--mixture_workdir",
+                        str(tmp_path / "none"), *args], capture_output=True, text=True, cwd=ROOT,
+                       timeout=300)
+  assert out.returncode != 0 and message in out.stderr, out.stderr
+  assert "Traceback" not in out.stderr, out.stderr
 
 
 def test_a_record_without_a_summary_is_refused_by_the_figures_and_rerun_by_make_all(tmp_path):
@@ -135,6 +147,7 @@ def test_figure_before_its_results_exist_names_the_command(tmp_path):
                         str(tmp_path / "none"), "--out", str(tmp_path)], capture_output=True,
                        text=True, cwd=ROOT)
   assert out.returncode != 0
+  assert "--image_workdir: no finished run in" in out.stderr, out.stderr
   assert "python -m sims.image_dae --workdir" in out.stderr, out.stderr
   assert not list(tmp_path.glob("*.png"))
 
