@@ -86,3 +86,70 @@ def test_the_key_scan_catches_what_it_names():
   src = ("def f(x, key): pass\ndef g(key, x): pass\ndef h(x, *, base_key=None): pass\n"
          "def _p(x, key): pass\nclass C:\n  def m(self, key, x): pass\n  def n(self, x, rng_key): pass\n")
   assert [name for name, _ in _key_not_first(ast.parse(src))] == ["f", "h", "n"]
+
+
+# Layering: figures/ read run records only (they import nothing from sims/: summaries and constants
+# come from each run's summary.json); the library is free of the sims, the CLI library and plotting;
+# every command line uses absl.
+LAYERS = [  # (folder, top-level modules that no file in it may import, why)
+    ("figures", {"sims"}, "figures read run records only"),
+    ("dae_theory", {"sims", "absl", "matplotlib"}, "the library has no sims, flags or plotting"),
+    ("figures", {"argparse"}, "command lines use absl"),
+    ("sims", {"argparse"}, "command lines use absl"),
+    ("benchmarks", {"argparse"}, "command lines use absl"),
+]
+
+
+def _imported_modules(tree, package: str):
+  """(line, absolute module name) of every import in ``tree`` (module level, in functions and under
+  ``if __name__ == "__main__"`` alike); relative imports are resolved against ``package``
+  (``a.b`` for a file in a/b/). Strings passed to importlib are not imports."""
+  out = []
+  for node in ast.walk(tree):
+    if isinstance(node, ast.Import):
+      out += [(node.lineno, alias.name) for alias in node.names]
+    elif isinstance(node, ast.ImportFrom):
+      if node.level:
+        parts = package.split(".") if package else []
+        base = parts[:len(parts) - node.level + 1]
+        name = ".".join(base + ([node.module] if node.module else []))
+        if not node.module:  # from . import x, from .. import sims: the names are modules
+          out += [(node.lineno, ".".join(base + [a.name])) for a in node.names]
+          continue
+      else:
+        name = node.module
+      out.append((node.lineno, name))
+  return out
+
+
+def _forbidden_in(src: str, package: str, banned: set) -> list[str]:
+  """``line: module`` of each import in ``src`` whose top-level module is in ``banned``."""
+  return [f"{line}: {name}" for line, name in _imported_modules(ast.parse(src), package)
+          if name.split(".")[0] in banned]
+
+
+def _forbidden_imports(path: pathlib.Path, banned: set) -> list[str]:
+  package = ".".join(path.relative_to(ROOT).parent.parts)
+  return [f"{path.relative_to(ROOT)}:{hit}" for hit in _forbidden_in(path.read_text(), package, banned)]
+
+
+@pytest.mark.parametrize("folder,banned,why", LAYERS, ids=[f"{f}-{'-'.join(sorted(b))}"
+                                                           for f, b, _ in LAYERS])
+def test_layering_imports(folder, banned, why):
+  files = sorted((ROOT / folder).rglob("*.py"))
+  assert files, folder
+  bad = [hit for p in files for hit in _forbidden_imports(p, banned)]
+  assert not bad, f"{why}: {bad}"
+
+
+def test_the_import_scan_catches_what_it_names():
+  src = ("import sims\nimport sims.transition as t\nfrom sims.phase_diagram import boundary_summary\n"
+         "from sims import make_all\ndef f():\n  import argparse\n"
+         "if __name__ == '__main__':\n  from absl import app\n"
+         "from . import style\nfrom .. import sims\nfrom ..sims import transition\n"
+         "import simsx\nimportlib.import_module('sims.transition')\n")
+  names = sorted(name for _, name in _imported_modules(ast.parse(src), "figures"))
+  assert names == sorted(["sims", "sims.transition", "sims.phase_diagram", "sims", "argparse", "absl",
+                          "figures.style", "sims", "sims", "simsx"]), names
+  hits = _forbidden_in(src, "figures", {"sims"})
+  assert len(hits) == 6 and not any("simsx" in h for h in hits), hits  # simsx is another module
