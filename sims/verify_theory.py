@@ -7,6 +7,13 @@ is computed (never written by hand) and evaluated on its own: data that break a 
 ``--mean_shift``, or a spread that breaks balanced activation) make the affected rows say so, and the
 other rows are still computed. All numerics in float64.
 
+Each row is a :class:`Claim` of the registry :data:`CLAIMS` (name, statement, check): the check is a
+function ``claim_<name>(ctx) -> Outcome`` of an immutable :class:`Context` (the data, σ, λ, the key, and
+the constructions several claims share, computed once on first use), so any claim runs alone::
+
+  with jax.enable_x64(True):
+    row, arrays = evaluate_claim(CLAIMS[3], make_context(Config.smoke()))
+
 Launch (``make demo`` runs the default)::
 
   python -m sims.verify_theory --workdir runs/verify_theory          # default, ~1 min on 2 CPU cores
@@ -21,9 +28,11 @@ Writes ``config.json``, ``meta.json``, ``results.npz``, ``report.json`` (a list 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 import traceback
-from typing import Callable
+import types
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -81,19 +90,31 @@ class Config:
     return cls(d=8, per_cluster=30, n_mc=2000, train_steps=100, mem_n=4)
 
 
-def _row(claim: str, statement: str, fn: Callable[[], tuple], note: str = "") -> dict:
-  """Evaluate one claim; an exception (e.g. a refused hypothesis) becomes a row that says so."""
-  try:
-    measured, predicted, holds, *extra = fn()
-    return {"claim": claim, "statement": statement, "measured": measured, "predicted": predicted,
-            "holds": bool(holds), "note": extra[0] if extra else note}
-  except ValueError as err:  # the constructions refuse data that break a hypothesis
-    return {"claim": claim, "statement": statement, "measured": "not computable",
-            "predicted": "not computable", "holds": False, "note": f"hypothesis violated: {err}"}
-  except Exception as err:  # noqa: BLE001 - a bug in one row must not lose the others
-    return {"claim": claim, "statement": statement, "measured": "error", "predicted": "error",
-            "holds": False, "note": f"{type(err).__name__}: {err} | "
-                                    f"{traceback.format_exc(limit=2).splitlines()[-1]}"}
+class Outcome(NamedTuple):
+  """What one claim measured: the cells of its report row (:func:`evaluate_claim` adds the claim's
+  name and statement).
+
+  Attributes:
+    measured, predicted: the two value cells.
+    holds: whether the measurement agrees with the prediction.
+    note: the row's note (``""``: none).
+    arrays: named arrays for ``results.npz`` (e.g. the Hessian spectrum).
+  """
+
+  measured: str
+  predicted: str
+  holds: bool
+  note: str = ""
+  arrays: Mapping[str, Any] = types.MappingProxyType({})
+
+
+class Claim(NamedTuple):
+  """One row of the report: its name (the ``claim`` column), the statement it checks, and the check,
+  a function of the :class:`Context` alone."""
+
+  name: str
+  statement: str
+  check: Callable[["Context"], Outcome]
 
 
 def _g(v: float) -> str:
@@ -118,234 +139,342 @@ def make_data(cfg: Config):
   return ds, mix, mem, hyb
 
 
-def _rel_grad(params, x, labels, unit_block, sigma, lam) -> float:
-  f = lambda p: loss.decomposed_loss(p, x, labels, unit_block, sigma, lam)
-  val, g = jax.value_and_grad(f)(params)
-  return float(jnp.linalg.norm(g.w1) * jnp.linalg.norm(params.w1) / val)
+@dataclasses.dataclass(frozen=True, eq=False)
+class Context:
+  """What every claim reads, built once by :func:`make_context` (with float64 enabled).
+
+  The fields are fixed at construction. The constructions that several claims share are cached
+  properties: computed on first use and reused by the other claims, whatever the order the claims run
+  in. One that refuses the data (``ValueError``, a broken hypothesis) caches nothing and raises again
+  in each claim that needs it, so each of those rows says "hypothesis violated".
+
+  Attributes:
+    cfg: the settings.
+    x: ``(n, d)`` float64, the main data set.
+    labels: ``(n,)`` its clusters.
+    mixture: its generating mixture, or ``None`` (a user's data: the Cor. 3.3 rows are refused).
+    mem: the pairwise-obtuse samples of the Cor. 3.2 row.
+    hyb: the hybrid set of the Cor. 3.4 row.
+    sigma, lam: σ and λ of Eq. 6 (``cfg.sigma``, ``cfg.lam``).
+    key: the claims' PRNG key; each Monte-Carlo or training claim folds in its own constant.
+  """
+
+  cfg: Config
+  x: jax.Array
+  labels: np.ndarray
+  mixture: data.GaussianMixture | None
+  mem: data.LabelledData
+  hyb: data.LabelledData
+  sigma: float
+  lam: float
+  key: jax.Array
+
+  @functools.cached_property
+  def construction(self) -> constructions.Construction:
+    """The Eq. 8 block construction on the main data (``cfg.width`` units per cluster)."""
+    return constructions.generalization_weights(self.x, self.labels, self.cfg.width, self.sigma,
+                                                self.lam)
+
+  @functools.cached_property
+  def hessian_certificate(self) -> bounds.HessianCertificate:
+    """The Hessian certificate of the decomposed loss at :attr:`construction` (its m0 is the
+    distance row's curvature)."""
+    con = self.construction
+    return bounds.hessian_certificate(con.params, self.x, self.labels, con.unit_block, self.sigma,
+                                      self.lam)
+
+  @functools.cached_property
+  def crosstalk_bound(self) -> loss.CrosstalkBound:
+    """The explicit cross-talk bound at :attr:`construction` (the distance row's eps at W*)."""
+    con = self.construction
+    return loss.crosstalk_bound(con.params, self.x, self.labels, con.unit_block, self.sigma)
+
+  @functools.cached_property
+  def population_loss(self) -> tuple[float, float]:
+    """(mean, standard error) of the test loss of :attr:`construction` on fresh mixture samples."""
+    if self.mixture is None:
+      raise ValueError("no generating mixture for these data: the population loss is unknown")
+    mc, se = loss.population_loss_mc(jax.random.fold_in(self.key, 30), self.construction.params,
+                                     self.mixture, self.sigma, self.cfg.n_mc,
+                                     chunk=min(10_000, self.cfg.n_mc))
+    return float(mc), float(se)
+
+
+def make_context(cfg: Config, ds=None, mixture=None) -> Context:
+  """The data and settings of every claim. ``ds``/``mixture`` replace the generated main data set (a
+  user's labelled data; without a mixture the Cor. 3.3 rows are marked not applicable). Call it with
+  float64 enabled (:func:`run` does): the main data are cast to it."""
+  gen_ds, gen_mix, mem, hyb = make_data(cfg)
+  if ds is None:
+    ds, mixture = gen_ds, gen_mix
+  return Context(cfg=cfg, x=jnp.asarray(ds.x, jnp.float64), labels=np.asarray(ds.labels),
+                 mixture=mixture, mem=mem, hyb=hyb, sigma=cfg.sigma, lam=cfg.lam,
+                 key=jax.random.key(cfg.seed + 1000))
+
+
+def _rel_grad(con: constructions.Construction, x, labels, sigma, lam) -> float:
+  """The relative gradient of the decomposed loss (the construction's blocks) at the construction."""
+  return loss.relative_gradient(
+      lambda p: loss.decomposed_loss(p, x, labels, con.unit_block, sigma, lam), con.params)
+
+
+# ----------------------------------------------------------------------------------------------
+# The claims, one function of the context each (the registry CLAIMS below gives their order)
+# ----------------------------------------------------------------------------------------------
+
+
+def claim_separability(ctx: Context) -> Outcome:
+  sep = data.separability(ctx.x, ctx.labels)
+  return Outcome(f"alpha={_g(sep.alpha)}, beta={_g(sep.beta)}", "beta < 0", sep.beta < 0)
+
+
+def claim_thm31(ctx: Context) -> Outcome:
+  rel = _rel_grad(ctx.construction, ctx.x, ctx.labels, ctx.sigma, ctx.lam)
+  return Outcome(_g(rel), "0 (<= 1e-9, float64)", rel <= 1e-9)
+
+
+def claim_balanced(ctx: Context) -> Outcome:
+  con = ctx.construction
+  slack = np.asarray(masks.balanced_slack(con.params, ctx.x, ctx.labels, con.unit_block))
+  pat = masks.activation_pattern(con.params, ctx.x, ctx.labels, con.unit_block)
+  frac = float(jnp.mean(pat.agree))
+  return Outcome(f"min slack={_g(slack.min())}; pattern = blocks on {frac:.1%} of points",
+                 "slack > 0 for every cluster", bool(slack.min() > 0),
+                 arrays={"balanced_slack": slack})
+
+
+def claim_hessian(ctx: Context) -> Outcome:
+  cert = ctx.hessian_certificate
+  return Outcome(f"zero modes={cert.n_zero}, m0={_g(cert.m0)}, min eig={_g(cert.min_eigenvalue)}",
+                 f"zero modes = sum p_k(p_k-1)/2 = {cert.expected_zero}, the rest > 0",
+                 cert.certified, f"zero threshold {_g(cert.threshold)} = 1e-8 x max|eig|",
+                 arrays={"hessian_eigenvalues": cert.eigenvalues})
+
+
+def claim_decomposition(ctx: Context) -> Outcome:
+  con, cfg = ctx.construction, ctx.cfg
+  cb = ctx.crosstalk_bound
+  gap = loss.crosstalk_gap_mc(ctx.key, con.params, ctx.x, ctx.labels, con.unit_block, ctx.sigma,
+                              cfg.n_mc, chunk=min(5000, cfg.n_mc))
+  return Outcome(f"|L - L_dec| = {_g(abs(float(gap.signed)))} +- {_g(float(gap.signed_se))} (MC, "
+                 f"{cfg.n_mc} draws)", f"<= {_g(float(cb.bound))} (explicit bound, t_min="
+                 f"{_g(float(cb.t_min))})", float(cb.bound) >= abs(float(gap.signed)) - 4 *
+                 float(gap.signed_se))
+
+
+def claim_margin(ctx: Context) -> Outcome:
+  con = ctx.construction
+  pm = bounds.paper_margin(ctx.x, ctx.labels, con)
+  emp = float(masks.empirical_margin(con.params, ctx.x, ctx.labels, con.unit_block))
+  note = ("c_proj(alpha) = sqrt(1 - alpha^2) and s = block singular values (our reading); "
+          "gamma <= 0 means the printed guarantee is vacuous here")
+  return Outcome(f"gamma_emp = {_g(emp)}", f"gamma = {_g(pm.gamma)} (paper's formula)",
+                 0 < pm.gamma <= emp, note)
+
+
+def claim_noise_flips(ctx: Context) -> Outcome:
+  con = ctx.construction
+  fp = masks.flip_probabilities(con.params, ctx.x, ctx.labels, con.unit_block, ctx.sigma)
+  n_draws = min(ctx.cfg.n_mc, 20_000)
+  # Pooled: the fraction of all gates flipped per draw, whose standard error counts the gates of one
+  # draw sharing its noise; against the block assignment, the reference of Phi(-t).
+  mom = masks.measured_flip_rates(ctx.key, con.params, ctx.x, ctx.sigma, n_draws,
+                                  chunk=min(2000, n_draws),
+                                  reference=loss.block_masks(ctx.labels, con.unit_block), pooled=True)
+  pred = float(jnp.mean(fp.per_unit))
+  return Outcome(f"flip rate {_g(float(mom.mean))} +- {_g(float(mom.stderr))}",
+                 f"mean Phi(-t) = {_g(pred)}",
+                 abs(float(mom.mean) - pred) <= 5 * float(mom.stderr) + 1e-9)
+
+
+def claim_weight_radius(ctx: Context) -> Outcome:
+  con, x = ctx.construction, ctx.x
+  r = masks.stability_radius(con.params, x)
+  clean = model.gates(con.params, x)
+  inside = model.gates(model.DAEParams(con.params.w1 + masks.flipping_perturbation(
+      con.params, x, 0.999)), x)
+  outside = model.gates(model.DAEParams(con.params.w1 + masks.flipping_perturbation(
+      con.params, x, 1.001)), x)
+  ok_in = bool(jnp.all(inside == clean))
+  ok_out = bool(jnp.any(outside != clean))
+  return Outcome(f"delta* = {_g(r.radius)}; flips at 0.999 delta*: {not ok_in}, at 1.001 delta*: "
+                 f"{ok_out}", "no flip below delta*, a flip just above", ok_in and ok_out)
+
+
+def claim_distance(ctx: Context) -> Outcome:
+  con, cfg, x, labels, sigma, lam = ctx.construction, ctx.cfg, ctx.x, ctx.labels, ctx.sigma, ctx.lam
+  k_tr = jax.random.fold_in(ctx.key, 7)
+  res = train.train_dae(k_tr, x, 0, sigma, lam, cfg.train_steps, cfg.learning_rate,
+                        params=con.params)
+  # The optimizer's resolution: the same run (same noise) on the decomposed loss, whose minimizer is
+  # exactly W*; its end point's distance is pure optimizer jitter.
+  floor_run = train.train_dae(k_tr, x, 0, sigma, lam, cfg.train_steps, cfg.learning_rate,
+                              params=con.params,
+                              gate=loss.block_masks(labels, con.unit_block))
+  eps = float(ctx.crosstalk_bound.bound) + float(loss.crosstalk_bound(
+      res.params, x, labels, con.unit_block, sigma).bound)
+  dist = bounds.distance_modulo_rotation(res.params.w1, con.params.w1, con.unit_block)
+  floor = bounds.distance_modulo_rotation(floor_run.params.w1, con.params.w1, con.unit_block)
+  bound = bounds.distance_bound(eps, ctx.hessian_certificate.m0)
+  scale = float(jnp.linalg.norm(con.params.w1))
+  vacuous = " The bound exceeds ||W*||: it holds but says nothing here." if bound >= scale else ""
+  return Outcome(f"{_g(dist)} (trained from Eq. 8, {cfg.train_steps} Adam steps; optimizer floor "
+                 f"{_g(floor)})",
+                 f"<= sqrt(2 eps / m0) = {_g(bound)} (||W*|| = {_g(scale)})",
+                 dist <= bound + floor,
+                 "eps = cross-talk bound at W* plus at the trained W; the end point of a fresh-noise "
+                 "optimizer is not the minimizer itself, so the check is dist <= bound + optimizer "
+                 "floor (the same run on the decomposed loss, whose minimizer is exactly W*)." + vacuous)
+
+
+def claim_lemma_d1(ctx: Context) -> Outcome:
+  x = ctx.x
+  xk = x[ctx.labels == 0]
+  lam_p = x.shape[0] * ctx.lam
+  p = min(ctx.cfg.width, xk.shape[0])
+  w_star, _ = constructions.linear_ae_minimizer(xk, p, ctx.sigma, lam_p)
+  f = lambda w: loss.linear_ae_loss(w[0], w[1], xk, ctx.sigma, lam_p)
+  w = tuple(0.3 * jax.random.normal(jax.random.fold_in(ctx.key, 10 + i), w_star.shape, x.dtype)
+            for i in range(2))
+  opt = optax.lbfgs()
+  vg = optax.value_and_grad_from_state(f)
+
+  @jax.jit
+  def step(carry, _):
+    w, st = carry
+    val, g = vg(w, state=st)
+    upd, st = opt.update(g, st, w, value=val, grad=g, value_fn=f)
+    return (optax.apply_updates(w, upd), st), None
+
+  (w, _), _ = jax.lax.scan(step, (w, opt.init(w)), None, length=LBFGS_STEPS)
+  a, a_star = w[1] @ w[0].T, w_star @ w_star.T
+  err = float(jnp.linalg.norm(a - a_star) / jnp.linalg.norm(a_star))
+  return Outcome(f"||W2 W1^T - W* W*^T|| / ||W* W*^T|| = {_g(err)} after {LBFGS_STEPS} L-BFGS "
+                 "steps", "0 (<= 1e-6)", err <= 1e-6)
+
+
+def claim_cor32(ctx: Context) -> Outcome:
+  cfg, mem, s_m, lam = ctx.cfg, ctx.mem, ctx.cfg.mem_sigma, ctx.lam
+  con = constructions.memorization_weights(mem.x, s_m, lam)
+  closed = float(bounds.memorization_loss(mem.x, s_m, lam))
+  mc, se = loss.dae_loss_mc(jax.random.fold_in(ctx.key, 20), con.params, mem.x, s_m, lam, cfg.n_mc,
+                            chunk=min(10_000, cfg.n_mc))
+  xb = float(loss.crosstalk_bound(con.params, mem.x, mem.labels, con.unit_block, s_m).bound)
+  rel = _rel_grad(con, mem.x, mem.labels, s_m, lam)
+  return Outcome(f"L(W_mem) = {_g(float(mc))} +- {_g(float(se))} (MC); rel. grad {_g(rel)}",
+                 f"{_g(closed)} (closed form; cross-talk <= {_g(xb)})",
+                 abs(float(mc) - closed) <= 4 * float(se) + xb and rel <= 1e-9,
+                 f"{cfg.mem_n} pairwise-obtuse samples in d={cfg.d}, sigma={s_m}")
+
+
+def _cor33(ctx: Context) -> tuple[str, bounds.Cor33Limits, float, float]:
+  """The measured cell, the limits and the test loss (mean, s.e.) shared by the two Cor. 3.3 rows."""
+  if ctx.mixture is None:
+    raise ValueError("no generating mixture for these data: the population loss is unknown")
+  ctx.construction  # a construction refused by the data is what these rows report, before the limits
+  cfg = ctx.cfg
+  lim = bounds.cor33_limits(ctx.mixture, [cfg.width] * cfg.clusters, ctx.sigma)
+  mc, se = ctx.population_loss
+  return f"test loss {_g(mc)} +- {_g(se)} (n_k = {cfg.per_cluster})", lim, mc, se
+
+
+def claim_cor33_printed(ctx: Context) -> Outcome:
+  measured, lim, mc, _ = _cor33(ctx)
+  return Outcome(measured, f"<= {_g(lim.printed)} (printed, C_k term dropped)", mc <= lim.printed)
+
+
+def claim_cor33_corrected(ctx: Context) -> Outcome:
+  measured, lim, mc, se = _cor33(ctx)
+  ok = mc >= lim.corrected - 4 * se and mc <= 1.05 * lim.corrected
+  return Outcome(measured, f"-> {_g(lim.corrected)} from above (within 5% at this n_k)", ok)
+
+
+def claim_cor34(ctx: Context) -> Outcome:
+  hyb = ctx.hyb
+  con = constructions.hybrid_weights(hyb.x, hyb.labels, ctx.cfg.width, ctx.sigma, ctx.lam)
+  rel = _rel_grad(con, hyb.x, hyb.labels, ctx.sigma, ctx.lam)
+  dup_x = hyb.x[np.asarray(hyb.labels) == 0][0]
+  col = con.params.w1[:, 0]
+  cos = float(col @ dup_x / (jnp.linalg.norm(col) * jnp.linalg.norm(dup_x)))
+  return Outcome(f"rel. grad {_g(rel)}; cos(column, duplicated point) = {cos:.12f}",
+                 "0 (<= 1e-9); 1", rel <= 1e-9 and cos > 1 - 1e-12)
+
+
+CLAIMS: tuple[Claim, ...] = (
+    Claim("Def. 3.1 separability", "cluster means are pairwise obtuse (beta < 0); alpha = max "
+          "relative distance of a point to its cluster mean", claim_separability),
+    Claim("Theorem 3.1 (Eq. 8) stationarity", "the block construction is a critical point of the "
+          "decomposed loss: ||grad|| ||W|| / L_dec", claim_thm31),
+    Claim("Theorem 3.1 balanced code", "every point of cluster k switches on every unit of block k "
+          "and no other unit (slack = min cos(w_j, x) over the cluster's points and block units)",
+          claim_balanced),
+    Claim("Local minimum (Hessian certificate)", "the decomposed loss's Hessian at Eq. 8 is PSD "
+          "with exactly the rotation symmetry's zero modes", claim_hessian),
+    Claim("Theorem D.2 decomposition", "the ReLU loss equals the cluster-decomposed loss up to the "
+          "cross-talk error, bounded explicitly by (1/n) sum_i 2 sqrt(l^_i eps_i) + eps_i",
+          claim_decomposition),
+    Claim("Theorem D.2 margin", "the paper's margin gamma is positive and below the empirical clean "
+          "margin", claim_margin),
+    Claim("Mask stability (noise)", "each gate flips under noise with probability Phi(-t), t = "
+          "margin/(sigma ||w_j||)", claim_noise_flips),
+    Claim("Mask stability (weights)", "no ||dW1|| < delta* = min |w_j^T x_i|/||x_i|| changes a "
+          "clean gate; the worst perturbation just above delta* does", claim_weight_radius),
+    Claim("Theorem D.2 distance", "a local minimizer of the ReLU loss near Eq. 8 lies within "
+          "sqrt(2 eps/m0) of it, modulo block rotations", claim_distance),
+    Claim("Lemma D.1", "the closed form is the global minimizer of the regularized linear "
+          "autoencoder (cluster 0, lambda' = n lambda)", claim_lemma_d1),
+    Claim("Cor. 3.2 (Eq. 9)", "W = [r_i x_i] is a critical point and its loss is (1/n) sum "
+          "[(1-s_i)^2 ||x_i||^2 + sigma^2 s_i^2] + 2 lambda sum s_i", claim_cor32),
+    Claim("Cor. 3.3 printed bound", "test loss <= sum_k rho_k [sum_{j<=p_k} s_j sigma^4/(s_j+"
+          "sigma^2)^2 + sum_{j>p_k} s_j] as lambda -> 0, n_k -> infinity", claim_cor33_printed),
+    Claim("Cor. 3.3 corrected", "test loss -> sum_k rho_k [sum_{j<=p_k} s_j sigma^2/(s_j+sigma^2) + "
+          "sum_{j>p_k} s_j] (variance term restored: the rank-p_k Wiener loss)",
+          claim_cor33_corrected),
+    Claim("Cor. 3.4 (hybrid)", "memorizing columns for duplicated points plus balanced blocks for "
+          "the modes form a critical point", claim_cor34),
+)
+"""The report's rows in order: (name, statement, check) each."""
+
+
+def evaluate_claim(claim: Claim, ctx: Context) -> tuple[dict, dict]:
+  """One claim's report row and its arrays. An exception becomes a row that says so, with no arrays:
+  a ``ValueError`` (the constructions refuse data that break a hypothesis) reads "hypothesis
+  violated", any other exception is reported as an error (a bug in one row must not lose the others).
+
+  Returns:
+    ``(row, arrays)``, the row a dict with the keys claim, statement, measured, predicted, holds, note.
+  """
+  try:
+    out = claim.check(ctx)
+    return ({"claim": claim.name, "statement": claim.statement, "measured": out.measured,
+             "predicted": out.predicted, "holds": bool(out.holds), "note": out.note},
+            dict(out.arrays))
+  except ValueError as err:
+    return ({"claim": claim.name, "statement": claim.statement, "measured": "not computable",
+             "predicted": "not computable", "holds": False,
+             "note": f"hypothesis violated: {err}"}, {})
+  except Exception as err:  # noqa: BLE001 - a bug in one row must not lose the others
+    return ({"claim": claim.name, "statement": claim.statement, "measured": "error",
+             "predicted": "error", "holds": False,
+             "note": f"{type(err).__name__}: {err} | "
+                     f"{traceback.format_exc(limit=2).splitlines()[-1]}"}, {})
+
+
+def evaluate_all(ctx: Context, claims: Sequence[Claim] | None = None) -> tuple[list[dict], dict]:
+  """The rows of ``claims`` (default :data:`CLAIMS`) in order on one context, and their arrays."""
+  rows, arrays = [], {}
+  for claim in CLAIMS if claims is None else claims:
+    row, arr = evaluate_claim(claim, ctx)
+    rows.append(row)
+    arrays.update(arr)
+  return rows, arrays
 
 
 def verify(cfg: Config, ds=None, mixture=None) -> tuple[list[dict], dict]:
   """Compute every row. ``ds``/``mixture`` replace the generated main data set (a user's labelled
-  data; without a mixture the Cor. 3.3 rows are marked not applicable). Returns (rows, arrays)."""
-  gen_ds, gen_mix, mem, hyb = make_data(cfg)
-  if ds is None:
-    ds, mixture = gen_ds, gen_mix
-  x, labels = jnp.asarray(ds.x, jnp.float64), np.asarray(ds.labels)
-  sigma, lam = cfg.sigma, cfg.lam
-  key = jax.random.key(cfg.seed + 1000)
-  arrays: dict = {}
-  state: dict = {}
-
-  def construction():
-    if "con" not in state:
-      state["con"] = constructions.generalization_weights(x, labels, cfg.width, sigma, lam)
-    return state["con"]
-
-  rows = []
-  sep = data.separability(x, labels)
-  rows.append(_row(
-      "Def. 3.1 separability", "cluster means are pairwise obtuse (beta < 0); alpha = max relative "
-      "distance of a point to its cluster mean",
-      lambda: (f"alpha={_g(sep.alpha)}, beta={_g(sep.beta)}", "beta < 0", sep.beta < 0)))
-
-  def thm31():
-    rel = _rel_grad(construction().params, x, labels, construction().unit_block, sigma, lam)
-    return _g(rel), "0 (<= 1e-9, float64)", rel <= 1e-9
-  rows.append(_row("Theorem 3.1 (Eq. 8) stationarity",
-                   "the block construction is a critical point of the decomposed loss: "
-                   "||grad|| ||W|| / L_dec", thm31))
-
-  def balanced():
-    con = construction()
-    slack = np.asarray(masks.balanced_slack(con.params, x, labels, con.unit_block))
-    arrays["balanced_slack"] = slack
-    pat = masks.activation_pattern(con.params, x, labels, con.unit_block)
-    frac = float(jnp.mean(pat.agree))
-    return (f"min slack={_g(slack.min())}; pattern = blocks on {frac:.1%} of points",
-            "slack > 0 for every cluster", bool(slack.min() > 0))
-  rows.append(_row("Theorem 3.1 balanced code",
-                   "every point of cluster k switches on every unit of block k and no other unit "
-                   "(slack = min cos(w_j, x) over the cluster's points and block units)", balanced))
-
-  def hessian():
-    con = construction()
-    cert = bounds.hessian_certificate(con.params, x, labels, con.unit_block, sigma, lam)
-    state["cert"] = cert
-    arrays["hessian_eigenvalues"] = cert.eigenvalues
-    return (f"zero modes={cert.n_zero}, m0={_g(cert.m0)}, min eig={_g(cert.min_eigenvalue)}",
-            f"zero modes = sum p_k(p_k-1)/2 = {cert.expected_zero}, the rest > 0", cert.certified,
-            f"zero threshold {_g(cert.threshold)} = 1e-8 x max|eig|")
-  rows.append(_row("Local minimum (Hessian certificate)",
-                   "the decomposed loss's Hessian at Eq. 8 is PSD with exactly the rotation "
-                   "symmetry's zero modes", hessian))
-
-  def decomposition():
-    con = construction()
-    cb = loss.crosstalk_bound(con.params, x, labels, con.unit_block, sigma)
-    gap = loss.crosstalk_gap_mc(key, con.params, x, labels, con.unit_block, sigma, cfg.n_mc,
-                                chunk=min(5000, cfg.n_mc))
-    state["eps_star"] = float(cb.bound)
-    return (f"|L - L_dec| = {_g(abs(float(gap.signed)))} +- {_g(float(gap.signed_se))} (MC, "
-            f"{cfg.n_mc} draws)", f"<= {_g(float(cb.bound))} (explicit bound, t_min="
-            f"{_g(float(cb.t_min))})", float(cb.bound) >= abs(float(gap.signed)) - 4 *
-            float(gap.signed_se))
-  rows.append(_row("Theorem D.2 decomposition",
-                   "the ReLU loss equals the cluster-decomposed loss up to the cross-talk error, "
-                   "bounded explicitly by (1/n) sum_i 2 sqrt(l^_i eps_i) + eps_i", decomposition))
-
-  def margin():
-    con = construction()
-    pm = bounds.paper_margin(x, labels, con)
-    emp = float(masks.empirical_margin(con.params, x, labels, con.unit_block))
-    note = ("c_proj(alpha) = sqrt(1 - alpha^2) and s = block singular values (our reading); "
-            "gamma <= 0 means the printed guarantee is vacuous here")
-    return (f"gamma_emp = {_g(emp)}", f"gamma = {_g(pm.gamma)} (paper's formula)",
-            0 < pm.gamma <= emp, note)
-  rows.append(_row("Theorem D.2 margin",
-                   "the paper's margin gamma is positive and below the empirical clean margin",
-                   margin))
-
-  def noise_flips():
-    con = construction()
-    fp = masks.flip_probabilities(con.params, x, labels, con.unit_block, sigma)
-    expected = loss.block_masks(labels, con.unit_block).astype(bool)
-
-    def per_draw(eps):  # (c, n, d) -> (c,) fraction of flipped gates per draw
-      on = model.gates(con.params, x[None] + sigma * eps)
-      return jnp.mean((on != expected[None]).astype(x.dtype), axis=(1, 2))
-
-    n_draws = min(cfg.n_mc, 20_000)
-    mom = loss.mc_moments(key, loss.gaussian_draws(per_draw, x.shape, x.dtype), n_draws,
-                          min(2000, n_draws))
-    pred = float(jnp.mean(fp.per_unit))
-    return (f"flip rate {_g(float(mom.mean))} +- {_g(float(mom.stderr))}",
-            f"mean Phi(-t) = {_g(pred)}", abs(float(mom.mean) - pred) <= 5 * float(mom.stderr)
-            + 1e-9)
-  rows.append(_row("Mask stability (noise)",
-                   "each gate flips under noise with probability Phi(-t), t = margin/(sigma ||w_j||)",
-                   noise_flips))
-
-  def weight_radius():
-    con = construction()
-    r = masks.stability_radius(con.params, x)
-    clean = model.gates(con.params, x)
-    inside = model.gates(model.DAEParams(con.params.w1 + masks.flipping_perturbation(
-        con.params, x, 0.999)), x)
-    outside = model.gates(model.DAEParams(con.params.w1 + masks.flipping_perturbation(
-        con.params, x, 1.001)), x)
-    ok_in = bool(jnp.all(inside == clean))
-    ok_out = bool(jnp.any(outside != clean))
-    return (f"delta* = {_g(r.radius)}; flips at 0.999 delta*: {not ok_in}, at 1.001 delta*: "
-            f"{ok_out}", "no flip below delta*, a flip just above", ok_in and ok_out)
-  rows.append(_row("Mask stability (weights)",
-                   "no ||dW1|| < delta* = min |w_j^T x_i|/||x_i|| changes a clean gate; the "
-                   "worst perturbation just above delta* does", weight_radius))
-
-  def distance():
-    con = construction()
-    if "cert" not in state or "eps_star" not in state:
-      raise RuntimeError("needs the Hessian and decomposition rows")
-    k_tr = jax.random.fold_in(key, 7)
-    res = train.train_dae(k_tr, x, 0, sigma, lam, cfg.train_steps, cfg.learning_rate,
-                          params=con.params)
-    # The optimizer's resolution: the same run (same noise) on the decomposed loss, whose minimizer is
-    # exactly W*; its end point's distance is pure optimizer jitter.
-    floor_run = train.train_dae(k_tr, x, 0, sigma, lam, cfg.train_steps, cfg.learning_rate,
-                                params=con.params,
-                                gate=loss.block_masks(labels, con.unit_block))
-    eps = state["eps_star"] + float(loss.crosstalk_bound(res.params, x, labels, con.unit_block,
-                                                         sigma).bound)
-    dist = bounds.distance_modulo_rotation(res.params.w1, con.params.w1, con.unit_block)
-    floor = bounds.distance_modulo_rotation(floor_run.params.w1, con.params.w1, con.unit_block)
-    bound = bounds.distance_bound(eps, state["cert"].m0)
-    scale = float(jnp.linalg.norm(con.params.w1))
-    vacuous = " The bound exceeds ||W*||: it holds but says nothing here." if bound >= scale else ""
-    return (f"{_g(dist)} (trained from Eq. 8, {cfg.train_steps} Adam steps; optimizer floor "
-            f"{_g(floor)})",
-            f"<= sqrt(2 eps / m0) = {_g(bound)} (||W*|| = {_g(scale)})",
-            dist <= bound + floor,
-            "eps = cross-talk bound at W* plus at the trained W; the end point of a fresh-noise "
-            "optimizer is not the minimizer itself, so the check is dist <= bound + optimizer floor "
-            "(the same run on the decomposed loss, whose minimizer is exactly W*)." + vacuous)
-  rows.append(_row("Theorem D.2 distance",
-                   "a local minimizer of the ReLU loss near Eq. 8 lies within sqrt(2 eps/m0) of "
-                   "it, modulo block rotations", distance))
-
-  def lemma_d1():
-    xk = x[labels == 0]
-    lam_p = x.shape[0] * lam
-    p = min(cfg.width, xk.shape[0])
-    w_star, _ = constructions.linear_ae_minimizer(xk, p, sigma, lam_p)
-    f = lambda w: loss.linear_ae_loss(w[0], w[1], xk, sigma, lam_p)
-    w = tuple(0.3 * jax.random.normal(jax.random.fold_in(key, 10 + i), w_star.shape, x.dtype)
-              for i in range(2))
-    opt = optax.lbfgs()
-    vg = optax.value_and_grad_from_state(f)
-
-    @jax.jit
-    def step(carry, _):
-      w, st = carry
-      val, g = vg(w, state=st)
-      upd, st = opt.update(g, st, w, value=val, grad=g, value_fn=f)
-      return (optax.apply_updates(w, upd), st), None
-
-    (w, _), _ = jax.lax.scan(step, (w, opt.init(w)), None, length=LBFGS_STEPS)
-    a, a_star = w[1] @ w[0].T, w_star @ w_star.T
-    err = float(jnp.linalg.norm(a - a_star) / jnp.linalg.norm(a_star))
-    return (f"||W2 W1^T - W* W*^T|| / ||W* W*^T|| = {_g(err)} after {LBFGS_STEPS} L-BFGS steps",
-            "0 (<= 1e-6)", err <= 1e-6)
-  rows.append(_row("Lemma D.1", "the closed form is the global minimizer of the regularized linear "
-                   "autoencoder (cluster 0, lambda' = n lambda)", lemma_d1))
-
-  def cor32():
-    s_m = cfg.mem_sigma
-    con = constructions.memorization_weights(mem.x, s_m, lam)
-    closed = float(bounds.memorization_loss(mem.x, s_m, lam))
-    mc, se = loss.dae_loss_mc(jax.random.fold_in(key, 20), con.params, mem.x, s_m, lam, cfg.n_mc,
-                              chunk=min(10_000, cfg.n_mc))
-    xb = float(loss.crosstalk_bound(con.params, mem.x, mem.labels, con.unit_block, s_m).bound)
-    rel = _rel_grad(con.params, mem.x, mem.labels, con.unit_block, s_m, lam)
-    return (f"L(W_mem) = {_g(float(mc))} +- {_g(float(se))} (MC); rel. grad {_g(rel)}",
-            f"{_g(closed)} (closed form; cross-talk <= {_g(xb)})",
-            abs(float(mc) - closed) <= 4 * float(se) + xb and rel <= 1e-9,
-            f"{cfg.mem_n} pairwise-obtuse samples in d={cfg.d}, sigma={s_m}")
-  rows.append(_row("Cor. 3.2 (Eq. 9)", "W = [r_i x_i] is a critical point and its loss is "
-                   "(1/n) sum [(1-s_i)^2 ||x_i||^2 + sigma^2 s_i^2] + 2 lambda sum s_i", cor32))
-
-  def cor33(which):
-    def fn():
-      if mixture is None:
-        raise ValueError("no generating mixture for these data: the population loss is unknown")
-      con = construction()
-      lim = bounds.cor33_limits(mixture, [cfg.width] * cfg.clusters, sigma)
-      if "pop" not in state:
-        state["pop"] = loss.population_loss_mc(jax.random.fold_in(key, 30), con.params, mixture, sigma,
-                                               cfg.n_mc, chunk=min(10_000, cfg.n_mc))
-      mc, se = (float(v) for v in state["pop"])
-      measured = f"test loss {_g(mc)} +- {_g(se)} (n_k = {cfg.per_cluster})"
-      if which == "printed":
-        return measured, f"<= {_g(lim.printed)} (printed, C_k term dropped)", mc <= lim.printed
-      ok = mc >= lim.corrected - 4 * se and mc <= 1.05 * lim.corrected
-      return measured, f"-> {_g(lim.corrected)} from above (within 5% at this n_k)", ok
-    return fn
-  rows.append(_row("Cor. 3.3 printed bound",
-                   "test loss <= sum_k rho_k [sum_{j<=p_k} s_j sigma^4/(s_j+sigma^2)^2 + "
-                   "sum_{j>p_k} s_j] as lambda -> 0, n_k -> infinity", cor33("printed")))
-  rows.append(_row("Cor. 3.3 corrected",
-                   "test loss -> sum_k rho_k [sum_{j<=p_k} s_j sigma^2/(s_j+sigma^2) + sum_{j>p_k} "
-                   "s_j] (variance term restored: the rank-p_k Wiener loss)", cor33("corrected")))
-
-  def cor34():
-    con = constructions.hybrid_weights(hyb.x, hyb.labels, cfg.width, sigma, lam)
-    rel = _rel_grad(con.params, hyb.x, hyb.labels, con.unit_block, sigma, lam)
-    dup_x = hyb.x[np.asarray(hyb.labels) == 0][0]
-    col = con.params.w1[:, 0]
-    cos = float(col @ dup_x / (jnp.linalg.norm(col) * jnp.linalg.norm(dup_x)))
-    return (f"rel. grad {_g(rel)}; cos(column, duplicated point) = {cos:.12f}",
-            "0 (<= 1e-9); 1", rel <= 1e-9 and cos > 1 - 1e-12)
-  rows.append(_row("Cor. 3.4 (hybrid)", "memorizing columns for duplicated points plus balanced "
-                   "blocks for the modes form a critical point", cor34))
-  return rows, arrays
+  data; without a mixture the Cor. 3.3 rows are marked not applicable). Returns (rows, arrays): the
+  rows of :data:`CLAIMS`, in order, on ``make_context(cfg, ds, mixture)``."""
+  return evaluate_all(make_context(cfg, ds, mixture))
 
 
 def format_report(rows: list[dict]) -> str:
