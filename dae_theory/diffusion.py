@@ -184,9 +184,19 @@ def empirical_denoiser(x_train: jax.Array) -> Callable:
 
 def nearest_cosine(samples: jax.Array, x_train: jax.Array) -> tuple[np.ndarray, np.ndarray]:
   """Cosine of each sample to its nearest training image (Euclidean, :func:`dae_theory.copies.nearest`),
-  and that image's index."""
+  and that image's index.
+
+  A sample that is not finite (a sampler that overflowed, e.g. unclamped sampling from an unstable
+  model) has no nearest image: its cosine is NaN and its index −1, so it never counts as a copy; the
+  caller counts them (``np.isnan(cos)``) instead of reading garbage.
+  """
   s, x = np.asarray(samples, np.float64), np.asarray(x_train, np.float64)
-  idx = copies.nearest(s, x)[1][:, 0]
-  nn = x[idx]
-  cos = np.sum(s * nn, -1) / (np.linalg.norm(s, axis=-1) * np.linalg.norm(nn, axis=-1))
+  ok = np.all(np.isfinite(s), axis=1)
+  cos = np.full(len(s), np.nan)
+  idx = np.full(len(s), -1, np.int64)
+  if np.any(ok):
+    i = copies.nearest(s[ok], x)[1][:, 0]
+    nn = x[i]
+    cos[ok] = np.sum(s[ok] * nn, -1) / (np.linalg.norm(s[ok], axis=-1) * np.linalg.norm(nn, axis=-1))
+    idx[ok] = i
   return cos.astype(np.asarray(samples).dtype), idx

@@ -120,6 +120,8 @@ def _diffusion_pair(key, cfg: Config, x_mem, x_all) -> dict:
     out[f"{name}_samples"], out[f"{name}_nn_cos"] = np.stack(samples), np.stack(cos)
     out[f"{name}_nn_idx"] = np.stack(idx)
     out[f"{name}_fraction"] = (out[f"{name}_nn_cos"] >= cfg.threshold).mean(1)
+    # samples the unclamped sampler overflowed on (NaN cosine): never copies, counted and reported
+    out[f"{name}_nonfinite"] = np.isnan(out[f"{name}_nn_cos"]).sum(1)
   return out
 
 
@@ -169,7 +171,10 @@ def summary(out: dict, cfg: Config) -> list[str]:
   lm, lg = out["mem_col_live"], out["gen_col_live"]
   return [
       f"diffusion DAE memorized fraction (cos >= {cfg.threshold}): memorizing "
-      f"{np.round(out['mem_fraction'], 3).tolist()}, generalizing {np.round(out['gen_fraction'], 3).tolist()}",
+      f"{np.round(out['mem_fraction'], 3).tolist()}, generalizing {np.round(out['gen_fraction'], 3).tolist()}"
+      + "".join(f"; {name} sampler overflowed on {int(out[f'{name}_nonfinite'].sum())} samples "
+                "(not finite; counted as not memorized)" for name in ("mem", "gen")
+                if int(out.get(f"{name}_nonfinite", np.zeros(1)).sum())),
       f"plain DAE columns (norm > {metrics.LIVE_COLUMN:.0%} of max): memorizing {lm.sum()} live, "
       f"best cosine {out['mem_col_cos'][lm].min():.3f}-{out['mem_col_cos'][lm].max():.3f}; "
       f"generalizing {lg.sum()} live, best cosine {out['gen_col_cos'][lg].min():.3f}-{out['gen_col_cos'][lg].max():.3f}",

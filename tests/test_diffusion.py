@@ -64,3 +64,14 @@ def test_bad_training_arguments_are_named():
     diffusion.train(jax.random.key(0), jnp.ones(4), 2, 10)
   with pytest.raises(ValueError, match="learning_rate > 0"):
     diffusion.train(jax.random.key(0), jnp.ones((4, 3)), 2, 10, learning_rate=0.0)
+
+
+def test_nearest_cosine_marks_non_finite_samples_instead_of_raising_or_guessing():
+  """A sampler that overflowed gives inf/NaN samples: they get cosine NaN and index −1 (never a
+  copy), the finite ones their true nearest image."""
+  x = np.eye(3)
+  s = np.array([[2.0, 0.1, 0.0], [np.inf, 0.0, 0.0], [np.nan, 1.0, 0.0], [0.0, 0.2, 1.5]])
+  cos, idx = diffusion.nearest_cosine(s, x)
+  assert idx.tolist() == [0, -1, -1, 2]
+  assert np.isnan(cos[1]) and np.isnan(cos[2])
+  np.testing.assert_allclose(cos[0], 2.0 / np.hypot(2.0, 0.1), rtol=1e-6)
