@@ -34,7 +34,7 @@ def draw(loaded: dict, out_dir: str):
   ax = axes[0, 1]
   t, bound, gap, se = a["gap_t_min"], a["gap_bound"], np.abs(a["gap_signed"]), a["gap_se"]
   seen = gap > 4 * se
-  ax.semilogy(t, bound, "s-", color="C1", label="explicit bound (THEORY §4)")
+  ax.semilogy(t, bound, "s-", color="C1", label="explicit bound (docs/theory.md §4)")
   ax.errorbar(t[seen], gap[seen], yerr=se[seen], fmt="o", color="C0", label="|L − L_dec| (Monte Carlo)")
   if (~seen).any():
     floor = bound.min() / 10  # where no gate flipped in any draw, se = 0: drawn at this floor

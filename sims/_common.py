@@ -19,7 +19,7 @@ def memorization_set(centred: np.ndarray, k: int, margin: float) -> np.ndarray:
 
 
 def diffusion_model(key, x, width: int, steps: int, learning_rate: float):
-  """Train the time-conditioned DAE (THEORY §9) on ``x``; return (params, denoiser callable)."""
+  """Train the time-conditioned DAE (docs/theory.md §9) on ``x``; return (params, denoiser callable)."""
   params, _ = diffusion.train(key, x, width, steps, learning_rate=learning_rate)
   return params, lambda y, sig, p=params: diffusion.denoise(p, y, sig)
 

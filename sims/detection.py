@@ -1,8 +1,8 @@
-r"""Memorization detection on the lab's diffusion DAEs (THEORY §10, EXPERIMENTS "Applications"): a table
+r"""Memorization detection on the lab's diffusion DAEs (docs/theory.md §10, docs/experiments.md §4.1): a table
 like the paper's Table 1 (AUROC, TPR at 1% FPR, time per sample) and the data for its figure.
 
 For each data set (scikit-learn digits; a Gaussian mixture of 4 modes × 500 samples in d = ``mixture_d``,
-covariance rank ``mixture_rank``, mean norm 2, spread 1), three time-conditioned DAEs (THEORY §9),
+covariance rank ``mixture_rank``, mean norm 2, spread 1), three time-conditioned DAEs (docs/theory.md §9),
 trained on centred data:
 
 * **memorizing**: ``n_memorize`` training points picked pairwise obtuse (as in ``sims.image_dae``);

@@ -11,7 +11,7 @@ the generalizing models see every training image.
 
 Three pairs of models:
 
-* **Diffusion DAEs** (THEORY §9, Fig. 2), ``seeds`` of each: samples from the VE sampler (no clamping:
+* **Diffusion DAEs** (docs/theory.md §9, Fig. 2), ``seeds`` of each: samples from the VE sampler (no clamping:
   in centred coordinates the reference's clamp to [−1, 1] cuts the σ = 2 starting noise, and it lowered
   the memorized fraction from 0.93 to 0.77 in our probe), each sample's nearest-training cosine (in
   centred coordinates, stricter than raw [−1, 1] where the common background inflates cosines) and the

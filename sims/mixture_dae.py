@@ -7,7 +7,7 @@ mean), so a few of them are not memorized column by column (in our probe no samp
 at p = 24–48); as on digits, the memorization set is ``n_memorize`` centred samples picked with
 pairwise cosines < −``obtuse_margin`` (Cor. 3.2's hypothesis). The generalizing model sees all
 ``clusters·per_cluster`` centred samples. Scores: std(h) and participation ratio of h(x + σε), AUROC
-(the settings of the paper's mixture figure are not published: THEORY §11; these are ours).
+(the settings of the paper's mixture figure are not published: docs/theory.md §11; these are ours).
 
 **Fig. 6 (hybrid).** ``duplicated`` points repeated ``multiplicity`` times plus ``modes`` Gaussian
 modes (:func:`dae_theory.data.hybrid`), width ``hybrid_width``. Each trained column is classified:

@@ -1,7 +1,7 @@
-r"""Representation steering (Eq. 11, THEORY §10) in memorizing and generalizing diffusion DAEs on digits,
+r"""Representation steering (Eq. 11, docs/theory.md §10) in memorizing and generalizing diffusion DAEs on digits,
 with numbers for how smooth it is.
 
-Models: the time-conditioned DAE (THEORY §9) on centred digits, memorizing (``n_memorize`` pairwise
+Models: the time-conditioned DAE (docs/theory.md §9) on centred digits, memorizing (``n_memorize`` pairwise
 obtuse images, as in ``sims.image_dae``) and generalizing (all training digits), ``seeds`` of each.
 Target set: the training digits of class ``target_class`` (default −1: the class of the first memorized
 image, so that both models can produce the target). v = mean of the un-modulated code relu(Wᵀx) over the

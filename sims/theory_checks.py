@@ -1,4 +1,4 @@
-r"""The lab's theory-check runs (EXPERIMENTS "Theory-check figures"), drawn by ``figures.theory_checks``.
+r"""The lab's theory-check runs (docs/experiments.md §3.1), drawn by ``figures.theory_checks``.
 
 (a) **Constructions vs training.** A ReLU DAE trained from random init (Adam, constant rate, so a
     run of T steps is exactly the first T steps of a longer one: same init, same per-step keys) on a
@@ -6,7 +6,7 @@ r"""The lab's theory-check runs (EXPERIMENTS "Theory-check figures"), drawn by `
     allocation learned at the end (:func:`dae_theory.constructions.construction_for_allocation`),
     against T. Also the relative gradient ‖∇L_dec‖‖W‖/L_dec at the construction.
 (b) **Decomposition gap.** |L − L_dec| by Monte Carlo (common random numbers) and the explicit bound of
-    THEORY §4 at the Eq. 8 construction, over a grid of σ, against the smallest normalized margin t_min.
+    docs/theory.md §4 at the Eq. 8 construction, over a grid of σ, against the smallest normalized margin t_min.
 (c) **Mask stability.** Per (sample, unit), the measured flip rate of the gate under noise against
     the predicted Φ(−t), t = margin/(σ‖w_j‖).
 (d) **Cor. 3.3.** Test loss (fresh mixture samples) of the Eq. 8 construction built from n_k samples

@@ -1,10 +1,10 @@
-r"""Three lenses on one transition (EXPERIMENTS "Related papers"): the representation view, the Gaussian
+r"""Three lenses on one transition (docs/experiments.md §5): the representation view, the Gaussian
 (Wiener) structure, disjoint-data agreement and the Jacobian, on the same models, against the training
 set size N.
 
 For each data set (digits, centred; a Gaussian mixture of 4 modes in d = ``mixture_d``, covariance rank
 ``mixture_rank``, mean norm 2, spread 1, centred, rows shuffled) and each N in ``sizes``:
-two time-conditioned DAEs (THEORY §9) with the same seed, one on the first N training points (A) and
+two time-conditioned DAEs (docs/theory.md §9) with the same seed, one on the first N training points (A) and
 one on the last N (B, disjoint from A). Samples of A and B come from shared initial and injected noise.
 Measured (on A unless said otherwise):
 
