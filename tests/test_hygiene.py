@@ -41,15 +41,9 @@ def test_the_patterns_catch_what_they_name():
   assert not FORBIDDEN["eval / exec"].search("sweep.evaluate(r); m.eval(); executor(x)")
 
 
-# The public functions of dae_theory whose PRNG key is not (yet) its first parameter, by name: exactly
-# those of the engine modules (sweep.py, train.py, diffusion.py, model.py), which another engineer is
-# rewriting, and moving (by name, so that a move does not trip this test). The engine rewrite removes
-# them: then delete the entries. Nothing else may join this list: keys go first, f(key, ...).
-KEY_NOT_FIRST_ALLOWED = {
-    "train_config",  # sweep.py, keyword-only base_key
-    "run_sweep",  # sweep.py, keyword-only base_key
-    "evaluate",  # sweep.py, evaluate(result, x, x_test, labels, key)
-}
+# The public functions of dae_theory whose PRNG key is not its first parameter, by name. Empty: keys go
+# first everywhere, f(key, ...); nothing may join this set without a reason written beside it.
+KEY_NOT_FIRST_ALLOWED: set[str] = set()
 
 
 def _key_not_first(tree):
