@@ -147,3 +147,46 @@ def test_the_import_scan_catches_what_it_names():
                           "figures.style", "sims", "sims", "simsx"]), names
   hits = _forbidden_in(src, "figures", {"sims"})
   assert len(hits) == 6 and not any("simsx" in h for h in hits), hits  # simsx is another module
+
+
+# The library's layers, bottom up, as the README's layout section draws them: a module may import only
+# modules of lower layers (so there are no import cycles and the engine sits below the theory it
+# serves: sweep.engine knows no construction, analysis is above it).
+LAYERS = [
+    {"model", "checks", "io", "images", "copies", "sweep.plan", "sweep.devices"},
+    {"loss", "data", "sweep.store"},
+    {"metrics", "masks", "constructions"},
+    {"plug"},
+    {"train"},
+    {"diffusion", "detection", "lenses"},
+    {"reference", "steering", "bounds"},
+    {"sweep.engine"},
+    {"sweep"},
+    {"analysis"},
+]
+
+
+def _lab_imports(path: pathlib.Path) -> set[str]:
+  tree = ast.parse(path.read_text())
+  out = set()
+  for node in ast.walk(tree):
+    if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("dae_theory"):
+      if node.module in ("dae_theory", "dae_theory.sweep"):
+        base = "" if node.module == "dae_theory" else "sweep."
+        out |= {base + a.name for a in node.names}
+      else:
+        out.add(node.module.removeprefix("dae_theory."))
+    elif isinstance(node, ast.Import):
+      out |= {a.name.removeprefix("dae_theory.") for a in node.names if a.name.startswith("dae_theory.")}
+  return out
+
+
+def test_the_library_imports_only_downwards():
+  root = pathlib.Path(__file__).resolve().parent.parent / "dae_theory"
+  layer = {m: i for i, mods in enumerate(LAYERS) for m in mods}
+  modules = {str(p.relative_to(root).with_suffix("")).replace("/", ".").removesuffix(".__init__"): p
+             for p in root.rglob("*.py") if p.name != "__init__.py" or p.parent != root}
+  assert set(modules) == set(layer), f"modules not placed in LAYERS: {set(modules) ^ set(layer)}"
+  bad = [(m, dep) for m, p in modules.items() for dep in _lab_imports(p)
+         if dep in layer and dep != m and layer[dep] >= layer[m]]
+  assert not bad, f"imports that do not go down a layer (module, imported): {bad}"
