@@ -14,7 +14,6 @@ argument, the value and the rule): x finite ``(n, d)`` matching W₁, labels int
 
 from __future__ import annotations
 
-import functools
 from typing import NamedTuple
 
 import jax
@@ -133,8 +132,10 @@ def measured_flip_rates(key: jax.Array, params: DAEParams, x: jax.Array, sigma, 
 
   Gate j of sample i flips on a draw ε_i ~ N(0, I_d) when 1[w_jᵀ(x_i + σε_i) > 0] differs from its
   reference, by default the clean gate 1[w_jᵀx_i > 0]. Each draw perturbs every sample at once; the
-  draws are those of :func:`dae_theory.loss.mc_moments` (chunk c uses ``fold_in(key, c)``). Jitted,
-  with ``n_mc``, ``chunk`` and ``pooled`` static.
+  draws are those of :func:`dae_theory.loss.mc_moments` (chunk c uses ``fold_in(key, c)``), whose
+  chunk loop is a compiled ``lax.scan``; the function itself is not jitted (it may be called under a
+  caller's jit, with ``n_mc``, ``chunk`` and ``pooled`` static), so its numbers are bit for bit those
+  of the same scan written inline.
 
   Args:
     key: PRNG key of the noise draws.
@@ -173,12 +174,8 @@ def measured_flip_rates(key: jax.Array, params: DAEParams, x: jax.Array, sigma, 
     if np.shape(reference) != shape:
       raise ValueError(f"reference must be the (n, p) = {shape} gate pattern to compare with, got "
                        f"shape {np.shape(reference)}.")
-  return _measured_flip_rates(key, params, x, sigma, jnp.asarray(reference).astype(bool),
-                              n_mc=n_mc, chunk=chunk, pooled=bool(pooled))
+  reference = jnp.asarray(reference).astype(bool)
 
-
-@functools.partial(jax.jit, static_argnames=("n_mc", "chunk", "pooled"))
-def _measured_flip_rates(key, params, x, sigma, reference, *, n_mc, chunk, pooled):
   def per_draw(eps):  # (c, n, d) -> (c, n, p) flipped gates of each draw, or (c,) their fraction
     flipped = (gates(params, x[None] + sigma * eps) != reference[None]).astype(x.dtype)
     return jnp.mean(flipped, axis=(1, 2)) if pooled else flipped
