@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dae_theory import bounds, constructions, data, io, loss, masks, metrics, model, train
+from dae_theory import bounds, constructions, data, io, loss, masks, metrics, train
 from sims._flags import require
 
 
@@ -90,9 +90,9 @@ def training_distance(key, cfg: Config) -> dict:
       print(f"(a) seed {s}: no construction for the learned allocation {alloc.tolist()}: {err}")
       continue
     dist[s] = [float(metrics.gram_distance(r.params, con.params)) for r in runs]
-    f = lambda p: loss.decomposed_loss(p, ds.x, ds.labels, con.unit_block, cfg.sigma, cfg.lam)
-    val, g = jax.value_and_grad(f)(con.params)
-    rel_grad[s] = float(jnp.linalg.norm(g.w1) * jnp.linalg.norm(con.params.w1) / val)
+    rel_grad[s] = loss.relative_gradient(
+        lambda p: loss.decomposed_loss(p, ds.x, ds.labels, con.unit_block, cfg.sigma, cfg.lam),
+        con.params)
   return {"train_steps": np.array(cfg.train_steps), "train_distance": dist,
           "construction_rel_grad": rel_grad}
 
@@ -111,14 +111,9 @@ def gap_and_flips(key, cfg: Config) -> dict:
   rows = np.array(rows)
   con = constructions.generalization_weights(x, labels, cfg.cor33_width, cfg.flip_sigma, cfg.lam)
   predicted = masks.flip_probabilities(con.params, x, labels, con.unit_block, cfg.flip_sigma).per_unit
-  expected = loss.block_masks(labels, con.unit_block).astype(bool)
-
-  def per_draw(eps):  # (c, n, d) -> (c, n·p) flipped gates of each draw
-    on = model.gates(con.params, x[None] + cfg.flip_sigma * eps)
-    return (on != expected[None]).astype(x.dtype).reshape(eps.shape[0], -1)
-
-  mom = loss.mc_moments(jax.random.fold_in(key, 3), loss.gaussian_draws(per_draw, x.shape, x.dtype),
-                        cfg.n_mc, min(2000, cfg.n_mc))
+  mom = masks.measured_flip_rates(jax.random.fold_in(key, 3), con.params, x, cfg.flip_sigma,
+                                  cfg.n_mc, chunk=min(2000, cfg.n_mc),
+                                  reference=loss.block_masks(labels, con.unit_block))
   return {"gap_sigmas": np.array(cfg.gap_sigmas), "gap_t_min": rows[:, 0], "gap_bound": rows[:, 1],
           "gap_signed": rows[:, 2], "gap_se": rows[:, 3],
           "flip_predicted": np.asarray(predicted).reshape(-1),
