@@ -1,5 +1,5 @@
 r"""Losses of the DAE: Eq. 6, the cluster-decomposed loss of Theorem D.2, and the explicit cross-talk
-bound of THEORY §4.
+bound of docs/theory.md §4.
 
 Shapes: ``x (n, d)`` rows are samples; ``labels (n,)`` ints ``0 … M-1``; ``unit_block (p,)`` ints giving
 the cluster each hidden unit belongs to (``-1`` = assigned to no cluster). A noise bank ``eps`` has shape
@@ -406,12 +406,12 @@ def surrogate_per_sample(params: DAEParams, x: jax.Array, labels, unit_block, si
 
 
 # ----------------------------------------------------------------------------------------------
-# THEORY §4: explicit cross-talk bound
+# docs/theory.md §4: explicit cross-talk bound
 # ----------------------------------------------------------------------------------------------
 
 
 def gaussian_tail_moment(t: jax.Array) -> jax.Array:
-  r"""G(t) = E[(Z − t)₊²] = (1 + t²)Φ(−t) − tφ(t) for Z ~ N(0, 1) (THEORY §4).
+  r"""G(t) = E[(Z − t)₊²] = (1 + t²)Φ(−t) − tφ(t) for Z ~ N(0, 1) (docs/theory.md §4).
 
   Computed directly; it loses about log10(t⁴/2) digits to cancellation for large t, harmless in
   float64 for the t that matter (G(38) underflows to 0 anyway). Clamped at 0 against round-off.
@@ -420,7 +420,7 @@ def gaussian_tail_moment(t: jax.Array) -> jax.Array:
 
 
 class CrosstalkBound(NamedTuple):
-  r"""The explicit bound of THEORY §4 on |L − L_dec|.
+  r"""The explicit bound of docs/theory.md §4 on |L − L_dec|.
 
   Attributes:
     bound: scalar, (1/n) Σ_i (2√(ℓ̂_i ε_i) + ε_i) ≥ |L − L_dec| (also ≥ (1/n) Σ_i E|ℓ_i − ℓ̂_i|).
@@ -438,7 +438,7 @@ class CrosstalkBound(NamedTuple):
 
 
 def crosstalk_bound(params: DAEParams, x: jax.Array, labels, unit_block, sigma) -> CrosstalkBound:
-  r"""Certified bound on the decomposition error of Theorem D.2 (ours, THEORY §4).
+  r"""Certified bound on the decomposition error of Theorem D.2 (ours, docs/theory.md §4).
 
   For sample i of cluster k, unit j has pre-activation u_j ~ N(m_j, s_j²), m_j = w_jᵀx_i, s_j = σ‖w_j‖.
   With t_j = m_j/s_j in block k and t_j = −m_j/s_j off it, the surrogate error e = W₂v has

@@ -1,4 +1,4 @@
-r"""ReLU-mask stability and margins (THEORY §3 and §5).
+r"""ReLU-mask stability and margins (docs/theory.md §3 and §5).
 
 The decomposition of Theorem D.2 holds while every input of cluster k switches on exactly the units of
 block k. This module measures how far a set of weights is from breaking that: the activation pattern
@@ -63,7 +63,7 @@ def activation_pattern(params: DAEParams, x: jax.Array, labels, unit_block) -> P
 def signed_margins(params: DAEParams, x: jax.Array, labels, unit_block) -> jax.Array:
   r"""Clean signed margins ``(n, p)``: w_jᵀx_i for in-block units, −w_jᵀx_i for off-block units.
 
-  Positive means the gate agrees with the block assignment. (THEORY §5, clean margin t_j s_j.)
+  Positive means the gate agrees with the block assignment. (docs/theory.md §5, clean margin t_j s_j.)
 
   Raises:
     ValueError: bad x, labels or unit_block (:func:`dae_theory.loss.check_blocks`).
@@ -90,14 +90,14 @@ def normalized_margins(params: DAEParams, x: jax.Array, labels, unit_block, sigm
 
 
 def empirical_margin(params: DAEParams, x: jax.Array, labels, unit_block) -> jax.Array:
-  """γ_emp = min over samples and live units of the signed margin (THEORY §5)."""
+  """γ_emp = min over samples and live units of the signed margin (docs/theory.md §5)."""
   m = signed_margins(params, x, labels, unit_block)
   live = (jnp.linalg.norm(params.w1, axis=0) > 0)[None, :]
   return jnp.min(jnp.where(live, m, jnp.inf))
 
 
 class FlipProbabilities(NamedTuple):
-  r"""Noise flip probabilities (THEORY §5).
+  r"""Noise flip probabilities (docs/theory.md §5).
 
   Attributes:
     per_unit: ``(n, p)`` Φ(−t_ij): the chance that noise σε flips gate j of x_i (exact: the
@@ -204,7 +204,7 @@ class StabilityRadius(NamedTuple):
 
 
 def stability_radius(params: DAEParams, x: jax.Array) -> StabilityRadius:
-  """δ* of the clean gate pattern of ``x`` under perturbations of W₁ (THEORY §5).
+  """δ* of the clean gate pattern of ``x`` under perturbations of W₁ (docs/theory.md §5).
 
   Raises:
     ValueError: bad x (see :func:`dae_theory.checks.check_data`), an all-zero row of x (its gates are
@@ -237,7 +237,7 @@ def flipping_perturbation(params: DAEParams, x: jax.Array, factor: float) -> jax
 
 
 def balanced_slack(params: DAEParams, x: jax.Array, labels, unit_block) -> jax.Array:
-  r"""Balanced-activation slack per cluster (THEORY §3, "choice of O_k"): ``(M,)``
+  r"""Balanced-activation slack per cluster (docs/theory.md §3, "choice of O_k"): ``(M,)``
 
   slack_k = min over points x of cluster k and units j of block k of cos(w_j, x).
 

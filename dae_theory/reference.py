@@ -1,4 +1,4 @@
-r"""Reference denoisers (THEORY §8) and the closed-form Gaussian probability-flow trajectory.
+r"""Reference denoisers (docs/theory.md §8) and the closed-form Gaussian probability-flow trajectory.
 
 Every denoiser here is an x0-predictor ``D(y (n, d), sigma (n,)) -> (n, d)``, the signature of
 :func:`dae_theory.diffusion.sample`, so a trained DAE and its references are interchangeable.
@@ -24,7 +24,7 @@ class Gaussian(NamedTuple):
 
 
 def gaussian_fit(x) -> Gaussian:
-  """Empirical mean and covariance of ``x (N, d)`` with the 1/N normalization (EXPERIMENTS, Li et al.)."""
+  """Empirical mean and covariance of ``x (N, d)`` with the 1/N normalization (docs/experiments.md §5.1, Li et al.)."""
   x = jnp.asarray(x)
   mu = jnp.mean(x, 0)
   xc = x - mu[None, :]
@@ -37,7 +37,7 @@ def _eig(cov):
 
 
 def gaussian_denoiser(g: Gaussian) -> Callable:
-  r"""Wiener filter of N(μ, Σ): D(y) = μ + Σ(Σ + σ²I)^{-1}(y − μ) (THEORY §8), via Σ = U Λ Uᵀ."""
+  r"""Wiener filter of N(μ, Σ): D(y) = μ + Σ(Σ + σ²I)^{-1}(y − μ) (docs/theory.md §8), via Σ = U Λ Uᵀ."""
   lam, u = _eig(g.cov)
 
   def d(y, sigma):
@@ -50,7 +50,7 @@ def gaussian_denoiser(g: Gaussian) -> Callable:
 
 def mixture_denoiser(mixture: GaussianMixture) -> Callable:
   r"""Optimal denoiser of a Gaussian mixture: f(y) = Σ_k w_k(y)[μ_k + Σ_k(Σ_k + σ²I)^{-1}(y − μ_k)],
-  w_k ∝ ρ_k N(y; μ_k, Σ_k + σ²I) (THEORY §8), with the log-densities from eigendecompositions."""
+  w_k ∝ ρ_k N(y; μ_k, Σ_k + σ²I) (docs/theory.md §8), with the log-densities from eigendecompositions."""
   covs = mixture.covariances
   lam, u = jax.vmap(_eig)(covs)  # (M, d), (M, d, d)
   logw = jnp.log(mixture.weights)

@@ -118,3 +118,20 @@ def test_the_patterns_read_what_they_name():
   assert found == {"9", "9.2", "12"}
   # a reference to a section that no heading has is caught
   assert "99" not in headings("theory") and "4.9" not in headings("theory")
+
+
+def test_no_reference_points_outside_the_repository():
+  """The code cites the lab's own docs: no docstring or comment refers to the spec files outside the
+  repository ("THEORY §n", "EXPERIMENTS \"…\"")."""
+  stale = re.compile(r"\bTHEORY\s*§|\bEXPERIMENTS\b")
+  hits = []
+  for folder in ("dae_theory", "sims", "figures", "benchmarks", "examples", "tests"):
+    for path in (ROOT / folder).rglob("*.py"):
+      if path.name == "test_docs.py":
+        continue
+      for i, line in enumerate(path.read_text().splitlines(), 1):
+        if stale.search(line):
+          hits.append(f"{path.relative_to(ROOT)}:{i}: {line.strip()}")
+  readme = (ROOT / "README.md").read_text().splitlines()
+  hits += [f"README.md:{i}: {l.strip()}" for i, l in enumerate(readme, 1) if stale.search(l)]
+  assert not hits, "references to files outside the repository:\n" + "\n".join(hits)

@@ -1,4 +1,4 @@
-"""Tests of dae_theory.reference (THEORY §8 reference denoisers, Gaussian flow) and dae_theory.lenses,
+"""Tests of dae_theory.reference (docs/theory.md §8 reference denoisers, Gaussian flow) and dae_theory.lenses,
 each against an independent computation."""
 
 import jax
