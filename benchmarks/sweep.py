@@ -7,7 +7,6 @@ larger value counts).
   python -m benchmarks.sweep --steps 100 --json /tmp/bench.json
   python -m benchmarks.sweep --smoke              # seconds
   python -m benchmarks.sweep --cpu_devices 1      # JAX's default single CPU device
-  python -m benchmarks.sweep --previous cee459e --no_torch   # today's engine beside that commit's
 
 Default workload: widths 16, 32, 64, 128 × n 64, 256, 1024, 4096 × 4 seeds = 64 models, d = 64,
 batch 256, Adam, 1000 steps, tied weights, σ = 0.2, λ = 1e-4. Every contender runs the same algorithm
@@ -28,7 +27,6 @@ from __future__ import annotations
 
 import os
 import platform
-import sys
 import time
 
 import jax
@@ -104,53 +102,23 @@ def jax_loop(x: np.ndarray, configs: sweep.Configs, steps: int, batch: int) -> t
   return times[0], times[1]
 
 
-def sweep_engine(x: np.ndarray, configs: sweep.Configs, steps: int, batch: int, engine=None
+def sweep_engine(x: np.ndarray, configs: sweep.Configs, steps: int, batch: int
                  ) -> tuple[float, float]:
   """Wall times of the sweep engine (the whole workload as one chunk: one program, a vmap per width
   group, all devices): the first call (compiling it) and a second identical call (compiled: steady
-  state). ``engine``: another version's ``run_sweep`` (:func:`previous_engine`), called the way it
-  was then (data first, an integer key)."""
+  state)."""
   times = []
   for _ in range(2):
     t0 = time.perf_counter()
-    if engine is None:
-      sweep.run_sweep(jax.random.key(0), x, configs, steps=steps, batch_size=batch,
-                      chunk_size=len(configs), log_every=10, log=None)
-    else:
-      engine(x, configs, steps=steps, batch_size=batch, chunk_size=len(configs), log_every=10,
-             log=None)
+    sweep.run_sweep(jax.random.key(0), x, configs, steps=steps, batch_size=batch,
+                    chunk_size=len(configs), log_every=10, log=None)
     times.append(time.perf_counter() - t0)
   return times[0], times[1]
 
 
-def previous_engine(commit: str):
-  """``run_sweep`` of the single-module engine ``dae_theory/sweep.py`` at ``commit`` (read with
-  ``git show``, loaded as its own module beside today's engine), so both are timed side by side in
-  one process on the same workload."""
-  import importlib.util
-  import subprocess
-  import tempfile
-
-  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  src = subprocess.run(["git", "show", f"{commit}:dae_theory/sweep.py"], cwd=root,
-                       capture_output=True, text=True)
-  if src.returncode != 0:
-    raise ValueError(f"--previous {commit}: no dae_theory/sweep.py at that commit "
-                     f"({src.stderr.strip()}).")
-  path = os.path.join(tempfile.mkdtemp(), f"sweep_{commit[:12]}.py")
-  with open(path, "w") as f:
-    f.write(src.stdout)
-  spec = importlib.util.spec_from_file_location(f"previous_sweep_{commit[:12]}", path)
-  module = importlib.util.module_from_spec(spec)
-  sys.modules[spec.name] = module  # dataclasses look their module up there
-  spec.loader.exec_module(module)
-  return module.run_sweep
-
-
 def run(steps: int, batch: int, d: int, widths, sample_sizes, seeds: int,
-        include_torch: bool = True, previous: str | None = None) -> dict:
-  """Run the three contenders (and, with ``previous``, that commit's sweep engine) on one workload
-  and return every measured number."""
+        include_torch: bool = True) -> dict:
+  """Run the three contenders on one workload and return every measured number."""
   grid = sweep.Grid(seeds=tuple(range(seeds)), widths=tuple(widths),
                     sample_sizes=tuple(sample_sizes), sigmas=(0.2,), lams=(1e-4,),
                     learning_rates=(1e-3,))
@@ -167,13 +135,6 @@ def run(steps: int, batch: int, d: int, widths, sample_sizes, seeds: int,
   peak_before = matmul_peak_gflops()
   times = {}
   times["sweep_first_call"], times["sweep"] = sweep_engine(x, configs, steps, batch)
-  if previous is not None:
-    old = previous_engine(previous)
-    times["previous_sweep_first_call"], times["previous_sweep"] = sweep_engine(
-        x, configs, steps, batch, old)
-    # and today's engine once more after it, so that neither profits from running first
-    t_again = sweep_engine(x, configs, steps, batch)[1]
-    times["sweep"] = min(times["sweep"], t_again)
   times["jax_loop_first_call"], times["jax_loop"] = jax_loop(x, configs, steps, batch)
   times["torch"] = torch_loop(x, configs, steps, batch) if include_torch else None
   peak_after = matmul_peak_gflops()
@@ -192,10 +153,6 @@ def run(steps: int, batch: int, d: int, widths, sample_sizes, seeds: int,
     if times["torch"] is not None:
       out[f"sweep{kind}_speedup_over_torch"] = times["torch"] / times[f"sweep{kind}"]
     out[f"sweep{kind}_speedup_over_jax_loop"] = times[f"jax_loop{kind}"] / times[f"sweep{kind}"]
-    if previous is not None:
-      out[f"sweep{kind}_speedup_over_previous"] = (times[f"previous_sweep{kind}"]
-                                                   / times[f"sweep{kind}"])
-  out["previous"] = previous
   return out
 
 
@@ -211,12 +168,7 @@ def format_table(r: dict) -> str:
                       ("jax_loop_first_call", "JAX loop, first pass (incl. compiling 1 program per width)"),
                       ("jax_loop", "JAX loop, second pass (compiled)"),
                       ("sweep_first_call", "sweep engine, first call (incl. compiling its program)"),
-                      ("sweep", "sweep engine, second call (compiled; best of two)"
-                       if r.get("previous") else "sweep engine, second call (compiled)"),
-                      ("previous_sweep_first_call", f"previous engine ({r.get('previous')}), first call"),
-                      ("previous_sweep", f"previous engine ({r.get('previous')}), second call")):
-    if name.startswith("previous") and not r.get("previous"):
-      continue
+                      ("sweep", "sweep engine, second call (compiled)")):
     if r.get(f"{name}_seconds") is None:
       lines.append(f"| {label} | not run (torch not importable) | | | |")
       continue
@@ -228,10 +180,7 @@ def format_table(r: dict) -> str:
                  f"(compiled), {r['sweep_first_call_speedup_over_torch']:.1f}x (first call)")
   lines.append(f"sweep / JAX loop: {r['sweep_speedup_over_jax_loop']:.1f}x model-steps/s (both "
                f"compiled), {r['sweep_first_call_speedup_over_jax_loop']:.1f}x (both first)")
-  if r.get("previous"):
-    lines.append(f"sweep / previous engine ({r['previous']}): "
-                 f"{r['sweep_speedup_over_previous']:.2f}x model-steps/s (both compiled), "
-                 f"{r['sweep_first_call_speedup_over_previous']:.2f}x (both first)")
+
   return "\n".join(lines)
 
 
@@ -245,8 +194,6 @@ def _define_flags() -> None:
   flags.DEFINE_bool("no_torch", False, "skip the PyTorch loop")
   flags.DEFINE_bool("smoke", False, "tiny workload (seconds)")
   flags.DEFINE_string("json", None, "also write the numbers to this JSON file")
-  flags.DEFINE_string("previous", None, "also time the sweep engine of this git commit (the "
-                      "single-module dae_theory/sweep.py), side by side in the same process")
   flags.DEFINE_integer("cpu_devices", None, "present the CPU as this many JAX devices; the sweep "
                        "shards its configs over them (default: one per core, see "
                        "dae_theory.sweep.split_cpu; 1 = JAX's default)")
@@ -274,8 +221,7 @@ def main(argv) -> None:
   if steps < 10 or steps % 10:
     raise app.UsageError(f"--steps must be a positive multiple of 10, got {steps}")
   try:
-    r = run(steps, batch, d, widths, sizes, seeds, include_torch=not F.no_torch,
-            previous=F.previous)
+    r = run(steps, batch, d, widths, sizes, seeds, include_torch=not F.no_torch)
   except ValueError as err:
     raise app.UsageError(str(err)) from None
   print(format_table(r))

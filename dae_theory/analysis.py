@@ -59,8 +59,11 @@ def evaluate(key: jax.Array, result: SweepResult, x, x_test, labels=None) -> dic
   rows whatever their angles) and to Eq. 8 (``dist_gen``, p_k = p // M per cluster clipped to the
   cluster's rank; NaN when p < M or the construction is refused).
   """
-  if result.w2 is not None:
-    raise ValueError("evaluate covers tied sweeps.")
+  if not isinstance(result.params, DAEParams) or result.w2 is not None:
+    raise ValueError(f"evaluate covers sweeps of the tied two-layer DAE (plug.dae()), got params "
+                     f"{type(result.params).__name__}"
+                     + (" with an untied decoder" if isinstance(result.params, DAEParams) else "")
+                     + ".")
   x, x_test = jnp.asarray(x), jnp.asarray(x_test)
   cfg = result.configs
   out: dict[str, list] = {}

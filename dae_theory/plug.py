@@ -24,8 +24,10 @@ The lab's plugs: :func:`dae` (the two-layer DAE of Eq. 5 on Eq. 6, written-out g
 :class:`ModelPlug`; ``examples/user_model.py`` is a runnable example, and
 :func:`from_loss` builds a plug from a per-sample loss by autodiff.
 
-Plugs are built by cached factories, so the same settings give the same (hashable) plug and a
-compiled program is reused.
+The lab's plugs are built by cached factories, so the same settings give the same (hashable) plug and
+a compiled program is reused; keep a user's plug (e.g. from :func:`from_loss`) in one variable for the
+same reason. A sweep's fingerprint holds the plug's :func:`signature` (what it computes), not only its
+name.
 """
 
 from __future__ import annotations
@@ -107,13 +109,18 @@ def _dae_denoise(params, y, sigma=None):
   return model.apply(params, y)
 
 
-@functools.lru_cache(maxsize=None)
 def dae(tied: bool = True, init_scale: float | None = None) -> ModelPlug:
   r"""The two-layer ReLU DAE f(y) = W₂ relu(W₁ᵀy) (Eq. 5) on the loss of Eq. 6, with the gradient
   written out (:func:`dae_theory.loss.dae_loss_and_grad`) and the common-random-number init of
-  :func:`dae_theory.model.init_params` (entries N(0, init_scale²), default 1/√d)."""
+  :func:`dae_theory.model.init_params` (entries N(0, init_scale²), default 1/√d). The same settings
+  give the same plug object (``dae() is dae(True, None)``), so a compiled program is reused."""
+  return _dae(bool(tied), None if init_scale is None else float(init_scale))
+
+
+@functools.lru_cache(maxsize=None)
+def _dae(tied: bool, init_scale: float | None) -> ModelPlug:
   return ModelPlug(
-      name="dae" + ("" if tied else "-untied") + ("" if init_scale is None else f"-s{init_scale:g}"),
+      name="dae" + ("" if tied else "-untied") + ("" if init_scale is None else f"-s{init_scale!r}"),
       init=lambda key, d, width, p_max, dtype: model.init_params(
           key, d, p_max, tied, init_scale, dtype, width=width),
       noise=gaussian_noise, loss_and_grad=_dae_loss_and_grad, represent=model.representation,
@@ -126,13 +133,40 @@ def _gated_loss(params, batch, weights, noise, hyper):
   return jnp.sum(weights * jnp.sum((pred - x) ** 2, -1)) + loss_lib.weight_penalty(params, hyper.lam)
 
 
-@functools.lru_cache(maxsize=None)
 def gated(tied: bool = True, init_scale: float | None = None) -> ModelPlug:
   r"""The gated-linear surrogate of Theorem D.2: the DAE with a fixed gate per sample (its expected
-  loss is the cluster-decomposed loss). The batch is ``(x (B, d), gate (B, p))``; autodiff gradient."""
-  base = dae(tied, init_scale)
+  loss is the cluster-decomposed loss). The batch is ``(x (B, d), gate (B, p))``; autodiff gradient.
+  For :func:`dae_theory.train.fit` (``train_dae(gate=…)``); the sweep engine takes plugs whose batch
+  is one ``(rows, d)`` array."""
+  return _gated(bool(tied), None if init_scale is None else float(init_scale))
+
+
+@functools.lru_cache(maxsize=None)
+def _gated(tied: bool, init_scale: float | None) -> ModelPlug:
+  base = _dae(tied, init_scale)
   return base._replace(name="gated-" + base.name,
                        loss_and_grad=jax.value_and_grad(_gated_loss), zero_units_stay_zero=False)
+
+
+def signature(plug: ModelPlug, d: int, dtype=jnp.float32) -> str:
+  """A fingerprint of what the plug computes, not only of its name: sha256 (16 hex digits) of its
+  name, its init at width 2 and its noise, loss and gradient on a fixed 3-row batch. Two plugs that
+  share a name but differ in init, noise or loss (a user's ``from_loss`` plugs, a changed constant)
+  get different signatures, so a sweep never resumes from another model's chunks."""
+  import hashlib
+
+  import numpy as np
+
+  key = jax.random.key(0)
+  params = plug.init(key, d, 2, 2, dtype)
+  batch = jnp.asarray(np.linspace(-1.0, 1.0, 3 * d).reshape(3, d), dtype)
+  noise = plug.noise(jax.random.key(1), 3, d, dtype)
+  val, grads = plug.loss_and_grad(params, batch, jnp.full((3,), 1.0 / 3, dtype), noise,
+                                  Hyper(jnp.asarray(0.3, dtype), jnp.asarray(0.01, dtype)))
+  h = hashlib.sha256(plug.name.encode())
+  for leaf in jax.tree.leaves((params, noise, val, grads)):
+    h.update(np.asarray(leaf).tobytes())
+  return h.hexdigest()[:16]
 
 
 # --- A plug from a per-sample loss ---------------------------------------------------------------------

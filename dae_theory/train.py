@@ -52,11 +52,12 @@ loss grew by orders of magnitude", not only "the loss overflowed".
 
 
 class TrainResult(NamedTuple):
-  """Outcome of :func:`train_dae`.
+  """Outcome of :func:`fit` (and :func:`train_dae`).
 
   Attributes:
-    params: final weights (the last finite ones if training diverged).
-    losses: ``(steps,)`` the stochastic loss at each step (from the divergence on, the loss of the frozen
+    params: final weights, of the plug's params type (``DAEParams`` for the DAE; the last finite ones
+      if training diverged).
+    losses: ``(steps // log_every,)`` the stochastic loss, per step by default (from the divergence on, the loss of the frozen
       weights: NaN/inf, or finite but above ``DIVERGENCE_FACTOR`` × ``losses[0]``).
     diverged_at: the first step that diverged (loss or update not finite, or loss above
       ``DIVERGENCE_FACTOR`` × the first step's), or -1.
@@ -154,6 +155,13 @@ def minibatch(key: jax.Array, n, rows: int, batch_size: int | None) -> tuple[jax
     return idx, (idx < n).astype(dtype) / jnp.asarray(n, dtype)
   idx = jax.random.randint(key, (batch_size,), 0, n)
   return idx, jnp.full((batch_size,), 1.0 / batch_size)
+
+
+def batch_or_full(batch_size: int, n: int) -> int | None:
+  """``batch_size`` when it is below n, else ``None`` (the full batch): a minibatch of B ≥ n rows
+  drawn with replacement would only add sampling noise to the full-batch gradient. (Before the one
+  minibatch rule, a batch of exactly n meant the full batch; the sims say so explicitly with this.)"""
+  return None if batch_size >= n else int(batch_size)
 
 
 def step_keys(k_data: jax.Array, t) -> tuple[jax.Array, jax.Array]:

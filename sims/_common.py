@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dae_theory import data, detection, diffusion, model
+from dae_theory import data, detection, diffusion, model, train
 
 
 def memorization_set(centred: np.ndarray, k: int, margin: float) -> np.ndarray:
@@ -20,7 +22,14 @@ def memorization_set(centred: np.ndarray, k: int, margin: float) -> np.ndarray:
 
 def diffusion_model(key, x, width: int, steps: int, learning_rate: float):
   """Train the time-conditioned DAE (docs/theory.md §9) on ``x``; return (params, denoiser callable)."""
-  params, _ = diffusion.train(key, x, width, steps, learning_rate=learning_rate)
+  try:
+    params, _ = diffusion.train(key, x, width, steps, learning_rate=learning_rate)
+  except train.TrainingDiverged as err:
+    # One diverged model must not lose the rest of the run: keep its last finite weights (the step
+    # that diverged was not applied), say so, and let the sim go on (its samples show it).
+    print(f"warning: the diffusion DAE (width {width}, lr {learning_rate:g}, {x.shape[0]} images) "
+          f"diverged: {err}. Its last finite weights are used.", file=sys.stderr)
+    params = err.result.params
   return params, lambda y, sig, p=params: diffusion.denoise(p, y, sig)
 
 

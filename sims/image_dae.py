@@ -147,7 +147,7 @@ def run(cfg: Config, workdir: str, log=print) -> dict:
                         cosine=False)
   gen = train.train_dae(jax.random.fold_in(key, 2), x_all, cfg.width, cfg.sigma,
                         d * cfg.gen_weight_decay / 4, cfg.gen_steps, 1e-4,
-                        batch_size=min(256, x_all.shape[0]), cosine=False)
+                        batch_size=train.batch_or_full(256, x_all.shape[0]), cosine=False)
   for name, res, x in (("mem", mem, x_mem), ("gen", gen, x_all)):
     w = res.params.w1
     out[f"{name}_w"] = np.asarray(w)

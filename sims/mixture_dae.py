@@ -107,7 +107,7 @@ def run(cfg: Config, workdir: str, log=print) -> dict:
   mem = train.train_dae(jax.random.fold_in(key, 1), x_mem, cfg.width, cfg.sigma, cfg.lam, cfg.steps,
                         cfg.learning_rate)
   gen = train.train_dae(jax.random.fold_in(key, 2), x_all, cfg.width, cfg.sigma, cfg.lam, cfg.steps,
-                        cfg.learning_rate, batch_size=min(cfg.batch_size, x_all.shape[0]))
+                        cfg.learning_rate, batch_size=train.batch_or_full(cfg.batch_size, x_all.shape[0]))
   out = std_separation(jax.random.fold_in(key, 3), mem.params, x_mem, gen.params, x_all, cfg.sigma,
                        cfg.draws)
   out["mem_stored"] = np.asarray(metrics.cosine_matrix(x_mem, mem.params.w1.T)).max(1)
@@ -119,7 +119,7 @@ def run(cfg: Config, workdir: str, log=print) -> dict:
                       cfg.per_mode, cfg.d, rank=cfg.hybrid_rank)
     res = train.train_dae(jax.random.fold_in(key, 200 + s), hyb.x, cfg.hybrid_width, cfg.sigma,
                           cfg.lam, cfg.hybrid_steps, cfg.learning_rate,
-                          batch_size=min(cfg.batch_size, hyb.x.shape[0]))
+                          batch_size=train.batch_or_full(cfg.batch_size, hyb.x.shape[0]))
     kind, dc = classify_columns(res.params, hyb, cfg.duplicated)
     alloc = metrics.learned_allocation(res.params, hyb.x, hyb.labels)
     try:

@@ -102,8 +102,10 @@ class Config:
 
 
 def make_data(cfg: Config):
-  """(x_train (data_size, d), labels, x_test (n_test, d)); rows shuffled so prefixes mix the modes."""
-  key = jax.random.key(cfg.seed)
+  """(x_train (data_size, d), labels, x_test (n_test, d)); rows shuffled so prefixes mix the modes.
+  Drawn from ``fold_in(key(seed), 0)``: the sweep and the evaluation use branches 1 and 2, so no
+  key of the data is ever a run key of the sweep."""
+  key = jax.random.fold_in(jax.random.key(cfg.seed), 0)
   if cfg.dataset == "obtuse":
     ds = data.obtuse_samples(key, cfg.data_size, cfg.d, (1.0, 2.0))
     # Fresh "test" points: the same directions cannot be drawn again; use random unit-norm points.
@@ -154,10 +156,11 @@ def run(cfg: Config, workdir: str, log=print, max_bytes: int | None = None) -> d
   check_fits(cfg, max_bytes)
   x, labels, x_test = make_data(cfg)
   grid = cfg.grid
-  res = sweep.run_sweep(jax.random.key(cfg.seed), x, grid.configs(), steps=cfg.steps,
+  root = jax.random.key(cfg.seed)  # data: fold_in(root, 0); sweep: 1; evaluation: 2
+  res = sweep.run_sweep(jax.random.fold_in(root, 1), x, grid.configs(), steps=cfg.steps,
                         batch_size=cfg.batch_size, chunk_size=cfg.chunk_size, log_every=10,
                         workdir=workdir, log=log, max_bytes=max_bytes)
-  metrics = analysis.evaluate(jax.random.fold_in(jax.random.key(cfg.seed), 1), res, x, x_test,
+  metrics = analysis.evaluate(jax.random.fold_in(root, 2), res, x, x_test,
                              labels if cfg.dataset == "mixture" else None)
   # Grid axes (sigma, lam, lr, n, width, seed) -> drop the singleton lam and lr axes.
   shape = grid.shape

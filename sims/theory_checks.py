@@ -81,7 +81,7 @@ def training_distance(key, cfg: Config) -> dict:
   for s in range(cfg.seeds):
     k = jax.random.fold_in(key, 10 + s)
     runs = [train.train_dae(k, ds.x, cfg.train_width, cfg.sigma, cfg.lam, t, cfg.learning_rate,
-                            batch_size=min(cfg.batch_size, ds.x.shape[0]), cosine=False)
+                            batch_size=train.batch_or_full(cfg.batch_size, ds.x.shape[0]), cosine=False)
             for t in cfg.train_steps]
     alloc = metrics.learned_allocation(runs[-1].params, ds.x, ds.labels)
     try:

@@ -14,7 +14,7 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DOCS = {"theory": ROOT / "docs" / "theory.md", "experiments": ROOT / "docs" / "experiments.md"}
-CODE_DIRS = ("dae_theory", "sims", "figures", "benchmarks", "tests")
+CODE_DIRS = ("dae_theory", "sims", "figures", "benchmarks", "examples", "tests")
 
 # docs/<name>.md §N or §N.M (the docs may drop "docs/"); a trailing sentence period is not part of it.
 REFERENCE = re.compile(r"(?P<folder>docs/)?(?P<doc>theory|experiments)\.md\s*§\s*(?P<num>\d+(?:\.\d+)?)")

@@ -336,3 +336,22 @@ def test_phase_diagram_reports_a_finite_blow_up_and_leaves_it_out_of_the_boundar
       out.stdout)
   status = np.load(tmp_path / "w" / "results.npz")["status"]
   assert np.all(status >= 0), status
+
+
+def test_a_diverged_diffusion_dae_keeps_its_last_finite_weights_and_says_so(capsys):
+  """diffusion.train raises TrainingDiverged (the lab's one loop); the sims' diffusion_model keeps the
+  weights of the step that diverged (finite, not updated) and warns, instead of losing the run."""
+  import jax
+
+  from dae_theory import diffusion, train
+  from sims import _common
+
+  x = np.asarray(jax.random.normal(jax.random.key(0), (16, 6)))
+  with pytest.raises(train.TrainingDiverged):
+    diffusion.train(jax.random.key(1), x, 4, 30, learning_rate=1e6)
+  params, den = _common.diffusion_model(jax.random.key(1), x, 4, 30, 1e6)
+  assert all(np.all(np.isfinite(np.asarray(a))) for a in jax.tree.leaves(params))
+  assert "diverged" in capsys.readouterr().err
+  # (its denoiser may still overflow on these weights: such samples are counted as non-finite by
+  # diffusion.nearest_cosine, never as copies)
+  assert np.asarray(den(x, np.full(16, 0.1))).shape == x.shape

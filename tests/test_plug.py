@@ -131,3 +131,47 @@ def test_the_example_runs():
                        text=True, timeout=300)
   assert out.returncode == 0, out.stderr
   assert "single run: final loss" in out.stdout and "std(h)" in out.stdout
+
+
+def test_a_plug_is_known_by_what_it_computes_not_by_its_name(tmp_path):
+  """Two user plugs with the same name but different losses get different signatures, so a sweep
+  workdir of one is refused for the other instead of being resumed from the wrong model's chunks;
+  the lab's factories give one object per setting."""
+  assert plug.dae() is plug.dae(True, None) and plug.gated() is plug.gated(True)
+  other = plug.from_loss("tanh-test", _tanh_init,
+                         lambda p, x, eps, s: 2.0 * jnp.sum((jnp.tanh(x @ p.enc) @ p.dec.T - x) ** 2, -1),
+                         TANH.represent, TANH.denoise)
+  assert plug.signature(TANH, 6) != plug.signature(other, 6)
+  assert plug.signature(TANH, 6) == plug.signature(TANH, 6)
+  x = _x(np.float32)
+  kw = dict(steps=10, batch_size=4, log=None, workdir=str(tmp_path / "w"))
+  grid = sweep.Grid(widths=(3,), sample_sizes=(20,))
+  sweep.run_sweep(jax.random.key(0), x, grid.configs(), plug=TANH, **kw)
+  with pytest.raises(ValueError, match="holds a different sweep"):
+    sweep.run_sweep(jax.random.key(0), x, grid.configs(), plug=other, **kw)
+
+
+def test_minibatch_rule():
+  """Indices in 0 … n−1 with weights 1/B (with replacement), or every row with weight 1[i < n]/n;
+  either way the weights sum to one. Step keys differ from step to step and between the two uses."""
+  idx, w = train.minibatch(jax.random.key(0), 7, 20, 500)
+  assert idx.shape == (500,) and int(idx.min()) == 0 and int(idx.max()) == 6
+  np.testing.assert_allclose(float(w.sum()), 1.0, rtol=1e-6)
+  assert len(np.unique(np.asarray(idx))) == 7  # 500 draws of 7 rows: every row drawn
+  idx, w = train.minibatch(None, 7, 20, None)
+  np.testing.assert_array_equal(idx, np.arange(20))
+  np.testing.assert_allclose(w, np.r_[np.full(7, 1 / 7), np.zeros(13)], rtol=1e-6)
+  k = jax.random.key(3)
+  keys = [jax.random.key_data(a) for t in range(3) for a in train.step_keys(k, t)]
+  assert len({tuple(np.asarray(a).tolist()) for a in keys}) == 6
+  assert train.batch_or_full(64, 40) is None and train.batch_or_full(16, 40) == 16
+
+
+def test_analysis_refuses_a_sweep_of_another_model_by_name():
+  from dae_theory import analysis
+
+  x = _x(np.float32)
+  res = sweep.run_sweep(jax.random.key(0), x, sweep.Grid(widths=(2,), sample_sizes=(20,)).configs(),
+                        steps=10, batch_size=4, plug=TANH, log=None)
+  with pytest.raises(ValueError, match="tied two-layer DAE .* got params Tanh"):
+    analysis.evaluate(jax.random.key(0), res, x, x)

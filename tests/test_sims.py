@@ -175,8 +175,8 @@ def test_new_sims_bad_flags_stop_before_compute(tmp_path, sim, flag, message):
 
 
 def test_benchmark_smoke_writes_the_tracked_keys(tmp_path):
-  """The benchmark's absl command line, in a fresh process (the way a user runs it); a --previous
-  commit without the single-module engine is refused by name."""
+  """The benchmarks' absl command lines, in fresh processes (the way a user runs them): the sweep
+  benchmark, and the A/B of the engine against a commit (HEAD here; an unknown commit is named)."""
   path = tmp_path / "bench.json"
   out = subprocess.run([sys.executable, "-m", "benchmarks.sweep", "--smoke", "--json", str(path)],
                        cwd=ROOT, capture_output=True, text=True, timeout=300)
@@ -192,10 +192,17 @@ def test_benchmark_smoke_writes_the_tracked_keys(tmp_path):
     assert r["torch_model_steps_per_s"] > 0
   except ImportError:
     assert r["torch_model_steps_per_s"] is None
-  bad = subprocess.run([sys.executable, "-m", "benchmarks.sweep", "--smoke", "--no_torch",
+  ab = tmp_path / "ab.json"
+  out = subprocess.run([sys.executable, "-m", "benchmarks.engine_ab", "--smoke", "--rounds", "1",
+                        "--previous", "HEAD", "--json", str(ab)], cwd=ROOT, capture_output=True,
+                       text=True, timeout=600)
+  assert out.returncode == 0, out.stderr
+  r = json.loads(ab.read_text())
+  assert r["median_compiled_s"]["previous"] > 0 and r["median_compiled_s"]["today"] > 0
+  bad = subprocess.run([sys.executable, "-m", "benchmarks.engine_ab", "--smoke",
                         "--previous", "0000000"], cwd=ROOT, capture_output=True, text=True,
                        timeout=300)
-  assert bad.returncode != 0 and "--previous 0000000: no dae_theory/sweep.py" in bad.stderr
+  assert bad.returncode != 0 and "--previous 0000000: cannot check it out" in bad.stderr
 
 
 def test_every_sim_run_has_the_same_signature():

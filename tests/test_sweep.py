@@ -9,10 +9,12 @@ import sys
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
-from dae_theory import data, diffusion, plug, sweep, train
+from dae_theory import data, diffusion, model, plug, sweep, train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -49,11 +51,12 @@ def _check_against_single_runs(x, res, steps, batch, rtol, model=None):
 @pytest.mark.parametrize("dtype,bucket", [("float32", False), ("float64", False), ("float64", True)])
 def test_sweep_equals_single_config_runs(dtype, bucket):
   """Every config of a vmapped, chunked sweep, padded (bucket=False) or in width groups sharing one
-  program (bucket=True), equals the same config trained alone with p_max = its width by the plain
-  per-config reference (another code path: one scan per config, noise and minibatch drawn per
-  config). Measured max |dW|/max|W| in exactly this setting, both layouts: 2.7e-16 (float64), 1.4e-7
-  (float32; 200 steps: 5.3e-16 and 2.0e-7); asserted 1e-12 and 1e-5, the float32 bound leaving room
-  for Adam amplifying round-off on other machines."""
+  program (bucket=True), equals the same config trained alone by the single-config trainer
+  (``train.fit_loop``: no vmap, no groups, no padding, its own noise and minibatch draws). Both share
+  ``train.train_step``; test_the_shared_training_step_equals_an_independent_loop checks that step.
+  Measured max |dW|/max|W| before the engine split, both layouts: 2.7e-16 (float64), 1.4e-7
+  (float32); asserted 1e-12 and 1e-5, the float32 bound leaving room for Adam amplifying round-off on
+  other machines."""
   with jax.enable_x64(dtype == "float64"):
     x = _data(np.dtype(dtype))
     grid = sweep.Grid(seeds=(0, 3), widths=(2, 5), sample_sizes=(10, 120), sigmas=(0.2, 0.5),
@@ -62,6 +65,69 @@ def test_sweep_equals_single_config_runs(dtype, bucket):
     res = sweep.run_sweep(jax.random.key(0), x, grid.configs(), steps=100, batch_size=16,
                           chunk_size=16 if bucket else 8, bucket=bucket, log=None)
     _check_against_single_runs(x, res, 100, 16, 1e-12 if dtype == "float64" else 1e-5)
+
+
+def _adam_loop(loss, params, k_data, x, n, batch, steps, lr, noise):
+  """An independent reference: a Python loop of optax Adam (cosine decay) on jax.grad of ``loss``,
+  drawing minibatch and noise by the documented key scheme (step t: split(fold_in(k_data, t)))."""
+  opt = optax.adam(optax.cosine_decay_schedule(lr, steps))
+  state = opt.init(params)
+  for t in range(steps):
+    k_idx, k_eps = jax.random.split(jax.random.fold_in(k_data, t))
+    xb = x[jax.random.randint(k_idx, (batch,), 0, n)]
+    grads = jax.grad(loss)(params, xb, noise(k_eps))
+    updates, state = opt.update(grads, state, params)
+    params = optax.apply_updates(params, updates)
+  return params
+
+
+def test_the_shared_training_step_equals_an_independent_loop():
+  """What the single-config trainer and the engine share (train_step, minibatch, the key scheme, the
+  written-out DAE gradient, the diffusion plug's noise) against a loop written from the documented
+  rules alone: raw jax.random draws, jax.grad of Eq. 6 (or of the diffusion loss), optax Adam.
+  Float64; the two differ only by autodiff against the written-out gradient, so 1e-9 of max|W| after
+  40 steps catches any change of the rule (one minibatch row off moves the weights by O(1e-2))."""
+  with jax.enable_x64(True):
+    x = jnp.asarray(_data(np.float64))
+    d, steps, batch, lr, sigma, lam = x.shape[1], 40, 16, 1e-2, 0.3, 1e-3
+    grid = sweep.Grid(seeds=(2,), widths=(4,), sample_sizes=(30,), sigmas=(sigma,), lams=(lam,),
+                      learning_rates=(lr,))
+    key = jax.random.key(5)
+    k_init, k_data = jax.random.split(jax.random.fold_in(key, 2))
+    cols = lambda k, p: jnp.stack([jax.random.normal(jax.random.fold_in(k, j), (d,))
+                                   for j in range(p)], 1) / np.sqrt(d)
+    # the two-layer DAE, tied
+    w0 = model.DAEParams(cols(jax.random.fold_in(k_init, 0), 4))
+    eq6 = lambda p, xb, eps: (jnp.mean(jnp.sum((model.apply(p, xb + sigma * eps) - xb) ** 2, -1))
+                              + 2 * lam * jnp.sum(p.w1**2))
+    ref = _adam_loop(eq6, w0, k_data, x, 30, batch, steps, lr,
+                     lambda k: jax.random.normal(k, (batch, d)))
+    res = sweep.run_sweep(key, x, grid.configs(), steps=steps, batch_size=batch, log=None)
+    np.testing.assert_allclose(res.w1[0], ref.w1, rtol=0, atol=1e-9 * np.abs(ref.w1).max())
+    # the diffusion plug (σ log-uniform per sample, ε ~ N(0, I))
+    hidden = 4
+    p0 = diffusion.DiffusionParams(
+        w=cols(jax.random.fold_in(k_init, 0), 4),
+        a1=jax.random.normal(jax.random.fold_in(k_init, 1), (1, hidden)), b1=jnp.zeros(hidden),
+        a2=jnp.zeros((hidden, 4)), b2=jnp.zeros(4), skip=jnp.zeros(()))
+
+    def noise(k):
+      k_s, k_e = jax.random.split(k)
+      lo, hi = np.log(diffusion.SIGMA_MIN), np.log(diffusion.SIGMA_MAX)
+      sig = jnp.exp(jax.random.uniform(k_s, (batch,), jnp.float64, lo, hi))
+      return sig, jax.random.normal(k_e, (batch, d))
+
+    def dloss(p, xb, nz):
+      sig, eps = nz
+      pred = diffusion.denoise(p, xb + sig[:, None] * eps, sig)
+      return jnp.mean(jnp.sum((pred - xb) ** 2, -1)) + 2 * lam * jnp.sum(p.w**2)
+
+    ref = _adam_loop(dloss, p0, k_data, x, 30, batch, steps, lr, noise)
+    res = sweep.run_sweep(key, x, grid.configs(), steps=steps, batch_size=batch,
+                          plug=diffusion.plug(hidden), log=None)
+    for got, want in zip(jax.tree.leaves(res.params), jax.tree.leaves(ref)):
+      np.testing.assert_allclose(np.asarray(got)[0], want, rtol=0,
+                                 atol=1e-9 * max(np.abs(want).max(), 1e-300))
 
 
 @pytest.mark.parametrize("bucket", [False, True])

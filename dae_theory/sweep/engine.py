@@ -14,7 +14,8 @@ Design (docs/experiments.md §6):
   (:func:`dae_theory.train.minibatch`: with replacement, or the full batch weighted 1/n).
 * **Common random numbers.** A config with seed s is the run with key ``fold_in(key, s)``
   (:func:`dae_theory.train.run_keys`): its init depends only on (seed, unit), its minibatch at step t
-  only on (seed, n, t), its noise only on (seed, t). So a config's result does not depend on the rest
+  only on (seed, n, t), its noise only on (seed, t) (for the full batch, one draw for all n_max rows,
+  of which a config reads its first n). So a config's result does not depend on the rest
   of the grid and equals :func:`train_config` (the single-config trainer) — the tests check it. Inside
   a chunk the noise is drawn once per distinct seed and the minibatch once per distinct (seed, n).
 * **Devices.** The config axis of a chunk is sharded over every visible device
@@ -236,6 +237,17 @@ def _check_args(x, configs, steps, batch_size, log_every, plug, bucket, optimize
                      "would train on them. Clean or drop those entries first.")
 
 
+def _check_padding(a: np.ndarray, widths: np.ndarray, plug, name: str) -> None:
+  """Padded units (beyond each config's width) must have stayed exactly zero; otherwise the plug's
+  ``zero_units_stay_zero`` claim is false for this optimizer and the results are wrong."""
+  for row, w in enumerate(widths):
+    if np.any(a[row, ..., int(w):] != 0):
+      raise RuntimeError(
+          f"plug {plug.name!r}: padded units of {name} moved away from zero (config width {w}, padded "
+          f"{a.shape[-1]}), so zero_units_stay_zero does not hold with this optimizer; rerun with "
+          "bucket=True.")
+
+
 def _leaf_names(params) -> list[str]:
   """``param/<path>`` for each leaf (``param/w1`` for the DAE's W₁)."""
   names = []
@@ -294,7 +306,8 @@ def run_sweep(key: jax.Array, x, configs: Configs, *, steps: int, batch_size: in
   devices, shard = devices_lib.config_sharding(devices)
   chunks = plan_chunks(configs, chunk_size, bucket)
   p_global = int(np.max(configs.width))
-  settings = dict(steps=steps, batch_size=batch_size, plug=plug.name, optimizer=optimizer,
+  settings = dict(steps=steps, batch_size=batch_size, plug=plug.name,
+                  plug_signature=plug_lib.signature(plug, d, x.dtype), optimizer=optimizer,
                   cosine=cosine, log_every=log_every, key=np.asarray(jax.random.key_data(key)).tolist(),
                   chunk_size=chunk_size, bucket=bucket, layout=store.LAYOUT)
   digest = store.data_digest(x_np)
@@ -365,6 +378,7 @@ def run_sweep(key: jax.Array, x, configs: Configs, *, steps: int, batch_size: in
         for nm, a, u in zip(names, jax.tree.leaves(params), is_unit):
           a = np.asarray(a)[:len(g)]
           if u:
+            _check_padding(a, configs.width[g], plug, nm)
             arrays[nm][rows, ..., :p] = a
           else:
             arrays[nm][rows] = a

@@ -65,8 +65,8 @@ def read_chunk(path: str, fingerprint: str, idx: np.ndarray, shapes: dict, p_max
   (unreadable, truncated, failing its checksum, or of the wrong shapes).
 
   Args:
-    shapes: the expected shape of each array, ``w1``/``w2`` with ``None`` for their padded width
-      (at most ``p_max``).
+    shapes: the expected shape of each array; a per-unit weight (``param/<leaf>``) has ``None`` as
+      its last axis, its padded width (at most ``p_max``).
 
   Raises:
     ValueError: the file belongs to another sweep (another fingerprint) or has no fingerprint.
