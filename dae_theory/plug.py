@@ -149,6 +149,12 @@ def _gated(tied: bool, init_scale: float | None) -> ModelPlug:
 
 
 def signature(plug: ModelPlug, d: int, dtype=jnp.float32) -> str:
+  """See :func:`_signature` (cached per plug, d and dtype: a sweep pays for it once)."""
+  return _signature(plug, int(d), jnp.dtype(dtype))
+
+
+@functools.lru_cache(maxsize=256)
+def _signature(plug: ModelPlug, d: int, dtype) -> str:
   """A fingerprint of what the plug computes, not only of its name: sha256 (16 hex digits) of its
   name, its init at width 2 and its noise, loss and gradient on a fixed 3-row batch. Two plugs that
   share a name but differ in init, noise or loss (a user's ``from_loss`` plugs, a changed constant)
