@@ -136,7 +136,8 @@ def interrupted_message(workdir: str, signame: str) -> str:
   from dae_theory import io
 
   chunk_dir = os.path.join(workdir, "chunks")
-  chunks = (sorted(n for n in os.listdir(chunk_dir) if n.endswith(".npz"))
+  # finished chunks only: not the hidden temporary file of a chunk being written (io's atomic write)
+  chunks = (sorted(n for n in os.listdir(chunk_dir) if n.startswith("chunk_") and n.endswith(".npz"))
             if os.path.isdir(chunk_dir) else [])
   if chunks:
     saved = (f"{len(chunks)} finished sweep chunk(s) are saved in {chunk_dir}/; rerun the same "

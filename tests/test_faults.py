@@ -304,7 +304,9 @@ def test_sigterm_mid_sweep_leaves_a_resumable_workdir_and_exits_143(tmp_path):
   proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                           text=True)
   chunk_dir = workdir / "chunks"
-  _wait_for(lambda: chunk_dir.exists() and any(chunk_dir.glob("*.npz")), proc)
+  # a finished chunk (chunk_*.npz), not the hidden temporary file of one being written, which
+  # pathlib's "*.npz" also matches: signalled then, nothing is finished yet (seen once in CI)
+  _wait_for(lambda: chunk_dir.exists() and any(chunk_dir.glob("chunk_*.npz")), proc)
   proc.send_signal(signal.SIGTERM)  # main_with_config installs its handler whatever was inherited
   try:
     _, err = proc.communicate(timeout=120)
@@ -316,7 +318,7 @@ def test_sigterm_mid_sweep_leaves_a_resumable_workdir_and_exits_143(tmp_path):
   assert "Stopped by SIGTERM: " in err and "finished sweep chunk(s) are saved in" in err, err
   assert f"rerun the same command to resume from them:\n  python -m sims.phase_diagram " in err
   assert not (workdir / "meta.json").exists()
-  saved = {p.name: p.stat().st_mtime_ns for p in chunk_dir.glob("*.npz")}
+  saved = {p.name: p.stat().st_mtime_ns for p in chunk_dir.glob("chunk_*.npz")}
   assert 1 <= len(saved) < 8, "the signal must land mid-run"
   resumed = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
   assert resumed.returncode == 0, resumed.stderr
