@@ -106,6 +106,24 @@ def check_data(x, name: str = "x", *, d: int | None = None, weights: str = "the 
   return x
 
 
+def real_finite(a, name: str) -> np.ndarray:
+  """``a`` as a float64 NumPy array after checking that it holds real, finite numbers (a
+  ``ValueError`` naming ``name`` and the count of bad entries otherwise); shape is the caller's."""
+  a = np.asarray(a)
+  if not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
+    raise ValueError(f"{name} must be real numbers, got dtype {a.dtype}.")
+  a = a.astype(np.float64)
+  if not np.all(np.isfinite(a)):
+    raise ValueError(f"{name} has {int(np.sum(~np.isfinite(a)))} non-finite entries (NaN or inf).")
+  return a
+
+
+def min_rows(x, name: str, k: int, why: str) -> None:
+  """``ValueError`` unless ``x`` has at least ``k`` rows (``why``: what they are needed for)."""
+  if np.shape(x)[0] < k:
+    raise ValueError(f"{name} needs at least {k} rows {why}, got {np.shape(x)[0]}.")
+
+
 def nonzero_rows(x, name: str = "x", why: str = "") -> None:
   """Refuse an ``x (n, d)`` with an all-zero row (a cosine or a normalization would divide by 0)."""
   if is_traced(x):

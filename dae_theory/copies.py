@@ -27,6 +27,8 @@ from typing import NamedTuple
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
+from dae_theory import checks
+
 COPY_DISTANCE_RATIO = 1.0 / 3.0
 COPY_RELATIVE_ERROR = 0.1
 COSINE_COPY = 0.95
@@ -60,11 +62,7 @@ def _as_rows(name: str, a, d: int | None = None) -> np.ndarray:
   a = np.asarray(a)
   if a.ndim != 2 or a.shape[0] == 0 or a.shape[1] == 0:
     raise ValueError(f"{name} must have shape (count, d) with one image per row, got {a.shape}.")
-  if not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
-    raise ValueError(f"{name} must be real numbers, got dtype {a.dtype}.")
-  a = a.astype(np.float64)
-  if not np.all(np.isfinite(a)):
-    raise ValueError(f"{name} has {int(np.sum(~np.isfinite(a)))} non-finite entries (NaN or inf).")
+  a = checks.real_finite(a, name)
   if d is not None and a.shape[1] != d:
     raise ValueError(f"{name} has d = {a.shape[1]} columns but the training set has d = {d}.")
   return a

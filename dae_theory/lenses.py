@@ -217,6 +217,15 @@ class LinearityProfile(NamedTuple):
   per_pair: np.ndarray
 
 
+def _profile_args(denoiser, sigmas, x, name: str, why: str):
+  """The checked noise grid and data rows (at least 2) of a profile over σ."""
+  _check_denoiser(denoiser)
+  s = _check_sigmas(sigmas)
+  x = checks.check_data(x, name)
+  checks.min_rows(x, name, 2, why)
+  return s, x
+
+
 def linearity_profile(key: jax.Array, denoiser: Callable, x_heldout, sigmas=PROFILE_SIGMAS,
                       pairs: int = 100, alpha: float = 2**-0.5, *, x_train=None) -> LinearityProfile:
   r"""The linearity score LS(σ) of ``denoiser`` at each σ of ``sigmas``, on noisy **held-out** inputs,
@@ -242,11 +251,7 @@ def linearity_profile(key: jax.Array, denoiser: Callable, x_heldout, sigmas=PROF
   Returns:
     :class:`LinearityProfile`.
   """
-  _check_denoiser(denoiser)
-  s = _check_sigmas(sigmas)
-  x = checks.check_data(x_heldout, "x_heldout")
-  if np.shape(x)[0] < 2:
-    raise ValueError(f"x_heldout needs at least 2 rows to draw pairs from, got {np.shape(x)[0]}.")
+  s, x = _profile_args(denoiser, sigmas, x_heldout, "x_heldout", "to draw pairs from")
   _check_pairs_alpha(pairs, alpha)
   if x_train is not None:
     _check_heldout(x, checks.check_data(x_train, "x_train", d=np.shape(x)[1]))
@@ -319,11 +324,7 @@ def wiener_gap_profile(key: jax.Array, denoiser: Callable, x_train, x_heldout, s
   Returns:
     :class:`WienerGapProfile`.
   """
-  _check_denoiser(denoiser)
-  s = _check_sigmas(sigmas)
-  xt = checks.check_data(x_train, "x_train")
-  if np.shape(xt)[0] < 2:
-    raise ValueError(f"x_train needs at least 2 rows to fit a covariance, got {np.shape(xt)[0]}.")
+  s, xt = _profile_args(denoiser, sigmas, x_train, "x_train", "to fit a covariance")
   xh = jnp.asarray(checks.check_data(x_heldout, "x_heldout", d=np.shape(xt)[1], weights="x_train"))
   _check_heldout(xh, xt)
   wiener = _wiener_filter(xt)

@@ -91,11 +91,7 @@ def _grid(name: str, a) -> np.ndarray:
   a = np.asarray(a)
   if a.ndim != 1 or a.shape[0] < 2:
     raise ValueError(f"{name} must be a 1-D grid of at least 2 levels, got shape {a.shape}.")
-  if not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
-    raise ValueError(f"{name} must be real numbers, got dtype {a.dtype}.")
-  a = a.astype(np.float64)
-  if not np.all(np.isfinite(a)):
-    raise ValueError(f"{name} has {int(np.sum(~np.isfinite(a)))} non-finite entries (NaN or inf).")
+  a = checks.real_finite(a, name)
   steps = np.diff(a)
   if np.any(steps <= 0):
     k = int(np.argmax(steps <= 0))
