@@ -1,6 +1,8 @@
-r"""Fig. 3: encoder columns of a memorizing and a generalizing DAE (σ = 0.2) as images, sorted by
-norm, each labelled with its best cosine to an image of its own training set. Reads
-``python -m sims.image_dae``.
+r"""Fig. 3: encoder columns of a memorizing and a generalizing DAE (σ = 0.2) as images on a diverging
+colour map (RdBu_r, each tile scaled symmetrically to its own largest |value|, so white is 0). (a) The
+memorizing model's live columns, sorted by norm, each beside its best-matching (centred) training image
+with their cosine; (b) the generalizing model's top columns by norm, each labelled with its best cosine
+to an image of its training set. Reads ``python -m sims.image_dae``.
 
   python -m figures.fig3_columns --image_workdir runs/image_dae --out figures
 """
@@ -14,7 +16,22 @@ from figures import style
 
 RUNS = {"image": ("sims.image_dae", "runs/image_dae")}
 
-SHOW = 20
+SHOW = 20  # generalizing columns shown
+SHOW_MEM = 12  # memorizing (column, training image) pairs shown at most
+CMAP = "RdBu_r"
+
+
+def _tile(ax, img: np.ndarray, side: int, label: str | None = None, color: str = "k"):
+  """One image on a symmetric diverging scale (vmin = −vmax = −max|img|); returns the image."""
+  img = np.asarray(img, float).reshape(side, side)
+  vmax = float(np.abs(img).max()) or 1.0
+  im = ax.imshow(img / vmax, cmap=CMAP, vmin=-1, vmax=1, interpolation="nearest")
+  ax.set_xticks([]), ax.set_yticks([])
+  for spine in ax.spines.values():
+    spine.set_visible(False)
+  if label is not None:
+    ax.set_xlabel(label, fontsize=7, labelpad=2, color=color)
+  return im
 
 
 def draw(loaded: dict, out_dir: str):
@@ -23,21 +40,56 @@ def draw(loaded: dict, out_dir: str):
 
   style.apply()
   side = int(a["side"])
-  fig, axes = plt.subplots(2, 1, figsize=(8, 4.4))
+  centred = a["train_images"] - a["mean"]
+  mem_set = centred[a["mem_idx"]]
+  fig = plt.figure(figsize=(9, 5.6))
+  top, bottom = fig.subfigures(2, 1, height_ratios=[1.1, 1], hspace=0.05)
   lines = []
-  for ax, name, title in ((axes[0], "mem", f"memorizing ({config['n_memorize']} images)"),
-                          (axes[1], "gen", f"generalizing ({a['train_images'].shape[0]} images)")):
-    order = np.argsort(-a[f"{name}_col_norm"])[:SHOW]
-    cos = a[f"{name}_col_cos"]
-    style.image_grid(ax, a[f"{name}_w"].T[order], side, SHOW // 2,
-                     labels=[f"{c:.2f}" for c in cos[order]], pad=2)
-    live = a[f"{name}_col_live"]
-    lines.append(f"{title}: {live.sum()} of {len(live)} columns live (norm > "
-                 f"{metrics.LIVE_COLUMN:.0%} of max), best cosine {cos[live].min():.3f}–{cos[live].max():.3f}")
-    ax.set_title(f"{lines[-1]}\n(top {SHOW} columns by norm; label = best cosine to a training image)",
-                 loc="left")
-  fig.tight_layout()
-  caption = f"Fig. 3 ({config['dataset']}, σ = {config['sigma']}): " + "; ".join(lines) + "."
+
+  # (a) memorizing: live columns by norm, each beside its best-matching training image
+  live = a["mem_col_live"]
+  cos = a["mem_col_cos"]
+  order = [u for u in np.argsort(-a["mem_col_norm"]) if live[u]][:SHOW_MEM]
+  per_row = 6
+  rows = int(np.ceil(len(order) / per_row))
+  grid = top.add_gridspec(rows, 3 * per_row, width_ratios=[1, 1, 0.5] * per_row, wspace=0.05,
+                          hspace=0.45, left=0.02, right=0.9, bottom=0.08, top=0.8)
+  im = None
+  for i, u in enumerate(order):
+    r, c = divmod(i, per_row)
+    match = int(a["mem_col_match"][u])
+    im = _tile(top.add_subplot(grid[r, 3 * c]), a["mem_w"][:, u], side, f"col {u + 1}")
+    _tile(top.add_subplot(grid[r, 3 * c + 1]), mem_set[match], side,
+          f"img {match + 1}, {cos[u]:.2f}", color="0.3")
+  title = f"memorizing ({config['n_memorize']} images)"
+  lines.append(f"{title}: {live.sum()} of {len(live)} columns live (norm > "
+               f"{metrics.LIVE_COLUMN:.0%} of max), best cosine {cos[live].min():.3f}–{cos[live].max():.3f}")
+  top.suptitle(f"(a) {lines[-1]}\n{len(order)} live columns by norm, each beside its best-matching "
+               f"training image (labels: column; image, cosine)", x=0.02, ha="left", fontsize=9)
+  if im is not None:
+    cax = top.add_axes([0.93, 0.15, 0.012, 0.6])
+    cb = top.colorbar(im, cax=cax, ticks=[-1, 0, 1])
+    cb.ax.set_yticklabels(["−max", "0", "+max"])
+    cb.set_label("value / max |value|\nof each tile", fontsize=8)
+
+  # (b) generalizing: top columns by norm, labelled with their best cosine
+  live = a["gen_col_live"]
+  cos = a["gen_col_cos"]
+  order = np.argsort(-a["gen_col_norm"])[:SHOW]
+  per_row = SHOW // 2
+  grid = bottom.add_gridspec(int(np.ceil(len(order) / per_row)), per_row, wspace=0.08, hspace=0.45,
+                             left=0.02, right=0.9, bottom=0.08, top=0.78)
+  for i, u in enumerate(order):
+    r, c = divmod(i, per_row)
+    _tile(bottom.add_subplot(grid[r, c]), a["gen_w"][:, u], side, f"{cos[u]:.2f}")
+  title = f"generalizing ({a['train_images'].shape[0]} images)"
+  lines.append(f"{title}: {live.sum()} of {len(live)} columns live (norm > "
+               f"{metrics.LIVE_COLUMN:.0%} of max), best cosine {cos[live].min():.3f}–{cos[live].max():.3f}")
+  bottom.suptitle(f"(b) {lines[-1]}\ntop {len(order)} columns by norm (label: best cosine to a "
+                  f"training image)", x=0.02, ha="left", fontsize=9)
+  caption = (f"Fig. 3 ({config['dataset']}, σ = {config['sigma']}; diverging colour map, each tile "
+             f"scaled to ±its largest |value|): " + "; ".join(lines) + "; each memorizing column is "
+             f"shown beside its best-matching training image.")
   return style.save(fig, out_dir, "fig3_columns"), caption
 
 

@@ -15,6 +15,8 @@ modes (:func:`dae_theory.data.hybrid`), width ``hybrid_width``. Each trained col
 *block k* when it serves mode k (:func:`dae_theory.metrics.learned_allocation`), *dead* otherwise.
 Compared with the Cor. 3.4 construction for the learned allocation (one column per duplicated point, a
 balanced Eq. 8 block per mode): column counts and the relative distance between W Wᵀ of the two.
+Stored per seed for the figure: the trained W (``hybrid_w``), the duplicated points and each mode's top
+``hybrid_rank + 1`` principal directions (:func:`mode_directions`).
 
   python -m sims.mixture_dae --workdir runs/mixture_dae          # about 30 s on 2 CPU cores
 """
@@ -92,6 +94,22 @@ def classify_columns(params, hyb: data.LabelledData, duplicated: int,
   return kind, cos.max(1)
 
 
+def mode_directions(hyb: data.LabelledData, duplicated: int, modes: int, r: int) -> np.ndarray:
+  """``(modes, r, d)``: each mode's top ``r`` principal directions, the eigenvectors of its samples'
+  uncentred second moment (the U_k of an Eq. 8 block: the DAE has no bias), each signed so that
+  uᵀ(mode mean) ≥ 0. A mode of rank-``hybrid_rank`` covariance and non-zero mean spans
+  ``hybrid_rank + 1`` of them."""
+  x, labels = np.asarray(hyb.x, np.float64), np.asarray(hyb.labels)
+  out = []
+  for k in range(modes):
+    xk = x[labels == duplicated + k]
+    _, _, vt = np.linalg.svd(xk, full_matrices=False)
+    u = vt[:r]
+    u = u * np.where(u @ xk.mean(0) < 0, -1.0, 1.0)[:, None]
+    out.append(u)
+  return np.stack(out).astype(np.float32)
+
+
 def run(cfg: Config, workdir: str, log=print) -> dict:
   """Train the Fig. 4 (mixture) and Fig. 6 (hybrid) models, write the run record to ``workdir`` (with
   ``summary.json``: the :func:`summary` lines), return the results. ``log`` is accepted for the sims'
@@ -113,7 +131,7 @@ def run(cfg: Config, workdir: str, log=print) -> dict:
   out["mem_stored"] = np.asarray(metrics.cosine_matrix(x_mem, mem.params.w1.T)).max(1)
   out["gen_col_cos"] = np.asarray(metrics.cosine_matrix(gen.params.w1.T, x_all)).max(1)
 
-  kinds, dup_cos, dists, con_counts = [], [], [], []
+  kinds, dup_cos, dists, con_counts, ws, dup_pts, mode_dirs = [], [], [], [], [], [], []
   for s in range(cfg.seeds):
     hyb = data.hybrid(jax.random.fold_in(key, 100 + s), cfg.duplicated, cfg.multiplicity, cfg.modes,
                       cfg.per_mode, cfg.d, rank=cfg.hybrid_rank)
@@ -132,13 +150,20 @@ def run(cfg: Config, workdir: str, log=print) -> dict:
       dists.append(np.nan)
       con_counts.append(np.full(cfg.duplicated + cfg.modes, -1))
     kinds.append(kind), dup_cos.append(dc)
+    ws.append(np.asarray(res.params.w1)), dup_pts.append(np.asarray(hyb.means[:cfg.duplicated]))
+    mode_dirs.append(mode_directions(hyb, cfg.duplicated, cfg.modes, cfg.hybrid_rank + 1))
   n_types = cfg.duplicated + cfg.modes
   counts = np.stack([np.bincount(k[k >= 0], minlength=n_types) for k in kinds])  # (seed, cluster)
   out.update(hybrid_kind=np.stack(kinds), hybrid_counts=counts, hybrid_dup_cos=np.stack(dup_cos),
-             hybrid_gram_distance=np.array(dists), hybrid_construction_counts=np.stack(con_counts))
+             hybrid_gram_distance=np.array(dists), hybrid_construction_counts=np.stack(con_counts),
+             hybrid_w=np.stack(ws), hybrid_dup_points=np.stack(dup_pts),
+             hybrid_mode_dirs=np.stack(mode_dirs))
   io.write_run(workdir, cfg, out, started, axes={"hybrid_kind": ["seed", "unit"],
                                                  "hybrid_counts": ["seed", "cluster"],
-                                                 "hybrid_construction_counts": ["seed", "cluster"]},
+                                                 "hybrid_construction_counts": ["seed", "cluster"],
+                                                 "hybrid_w": ["seed", "dim", "unit"],
+                                                 "hybrid_dup_points": ["seed", "point", "dim"],
+                                                 "hybrid_mode_dirs": ["seed", "mode", "rank", "dim"]},
                extra={"summary.json": {"lines": summary(out, cfg)}})
   return out
 
