@@ -110,21 +110,40 @@ def cli(draw, runs: dict, doc: str) -> None:
   app.run(main)
 
 
-def image_grid(ax, imgs: np.ndarray, side: int, ncol: int, labels=None, pad: int = 1) -> None:
-  """Tile ``imgs (k, side²)`` into a grid on ``ax`` (grey, each image scaled to its own range), with
-  an optional text label in a gap under each tile."""
+def image_grid(ax, imgs: np.ndarray, side: int, ncol: int, labels=None, pad: int = 1,
+               vmin: float | None = None, vmax: float | None = None) -> None:
+  """Tile ``imgs (k, side²)`` into a grid on ``ax`` (grey), with an optional text label in a gap under
+  each tile.
+
+  Every tile is drawn with its raw values on **one** grey scale, ``vmin`` (black) … ``vmax`` (white);
+  values outside are clipped. By default the scale is symmetric, ±L with L the 99th percentile of
+  |value| over the finite values of all shown tiles (0 is mid-grey; a few isolated spike pixels, as in
+  some of Fig. 3's generalizing columns, saturate instead of washing out every other tile), which suits
+  signed data such as centred images or encoder columns.
+  Pass the data range (e.g. ``vmin=-1, vmax=1`` for images in [−1, 1] with the mean added back) to
+  compare tiles with real images. (Earlier versions scaled each tile to its own min–max, which hid a
+  tile's scale: a sample at half its image's norm looked like the image.)
+  """
+  imgs = np.asarray(imgs, float)
+  imgs = np.where(np.isfinite(imgs), imgs, np.nan)  # a non-finite pixel is left blank
   k = imgs.shape[0]
+  if vmin is None or vmax is None:
+    finite = np.abs(imgs[np.isfinite(imgs)])
+    lim = float(np.percentile(finite, 99)) if finite.size else 0.0
+    lim = lim if lim > 0 else (float(finite.max()) if finite.size and finite.max() > 0 else 1.0)
+    vmin = -lim if vmin is None else vmin
+    vmax = lim if vmax is None else vmax
+  if not vmax > vmin:
+    raise ValueError(f"image_grid needs vmax > vmin, got vmin={vmin}, vmax={vmax}.")
   nrow = int(np.ceil(k / ncol))
   gap = max(2, side // 3) if labels is not None else 0
   row_h, col_w = side + pad + gap, side + pad
   canvas = np.full((nrow * row_h + pad, ncol * col_w + pad), np.nan)
   for i in range(k):
     r, c = divmod(i, ncol)
-    img = imgs[i].reshape(side, side)
-    lo, hi = img.min(), img.max()
     canvas[pad + r * row_h:pad + r * row_h + side,
-           pad + c * col_w:pad + c * col_w + side] = (img - lo) / (hi - lo + 1e-12)
-  ax.imshow(canvas, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+           pad + c * col_w:pad + c * col_w + side] = imgs[i].reshape(side, side)
+  ax.imshow(canvas, cmap="gray", vmin=vmin, vmax=vmax, interpolation="nearest")
   ax.set_xticks([]), ax.set_yticks([])
   for spine in ax.spines.values():
     spine.set_visible(False)

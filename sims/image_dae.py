@@ -15,7 +15,15 @@ Three pairs of models:
   in centred coordinates the reference's clamp to [−1, 1] cuts the σ = 2 starting noise, and it lowered
   the memorized fraction from 0.93 to 0.77 in our probe), each sample's nearest-training cosine (in
   centred coordinates, stricter than raw [−1, 1] where the common background inflates cosines) and the
-  memorized fraction (cosine ≥ ``threshold``).
+  memorized fraction (cosine ≥ ``threshold``, scale-blind, kept for comparison); beside it the
+  scale-aware copy label of :func:`dae_theory.copies.copy_report` against the model's own training
+  set (d₁/d₂ < 1/3 and relative L2 error < 0.1; per sample ratio, relative error, norm ratio, label;
+  ``{mem,gen}_copy_fraction`` per seed; non-finite samples are never copies). Sample quality per seed:
+  median nearest-training distance of the samples vs of the real held-out images (the loader's test
+  split: for digits the 359 digits not in the 80% training split; none for ``--dataset folder``,
+  whose held-out numbers are NaN); median max probability of a logistic-regression classifier (on the
+  centred training images and their labels) on samples vs held-out images; fraction of pixels outside
+  [−1, 1] after adding the mean back.
 * **Plain DAEs at σ = ``sigma``** (Eq. 5, Fig. 3), with the reference code's recipes: memorizing with
   RMSprop lr 1e-3, full batch; generalizing with Adam lr 1e-4, batch 256. The reference's optimizer
   weight decay wd on a per-pixel loss is λ = d·wd/4 in Eq. 6 for tied weights (the per-pixel loss is
@@ -94,16 +102,76 @@ class Config:
 
 def load_images(cfg: Config) -> tuple[np.ndarray, int]:
   """Training images ``(n, d)`` in [−1, 1] and their side."""
-  if cfg.dataset == "digits":
-    split = images.digits(seed=cfg.seed)
-    return split.train, split.side
-  if cfg.dataset == "patches":
-    split = images.photo_patches(seed=cfg.seed)
-    return split.train, split.side
+  raw, side, _ = load_split(cfg)
+  return raw, side
+
+
+def load_split(cfg: Config) -> tuple[np.ndarray, int, dict]:
+  """Training images ``(n, d)`` in [−1, 1], their side, and ``{"labels", "test", "test_labels"}``
+  (the loader's held-out split; empty ``test`` for ``--dataset folder``, labels −1 where none)."""
+  if cfg.dataset in ("digits", "patches"):
+    split = (images.digits if cfg.dataset == "digits" else images.photo_patches)(seed=cfg.seed)
+    return split.train, split.side, {"labels": split.train_labels, "test": split.test,
+                                     "test_labels": split.test_labels}
   folder = images.image_folder(cfg.image_folder, cfg.side)
   for f, why in folder.skipped:
     print(f"skipped unreadable image {f}: {why}")
-  return folder.x, folder.side
+  d = folder.x.shape[1]
+  return folder.x, folder.side, {"labels": np.full(len(folder.x), -1), "test": np.zeros((0, d)),
+                                 "test_labels": np.zeros(0, int)}
+
+
+CLASSIFIER_MAX_ITER = 5000
+
+
+def _copy_fields(name: str, samples: np.ndarray, train_set: np.ndarray) -> dict:
+  """Scale-aware copy report of ``samples (seeds, m, d)`` against ``train_set`` (same centred
+  coordinates); rows with a non-finite value get NaN fields and are never copies."""
+  keys = ("ratio", "relative_error", "norm_ratio")
+  res = {k: np.full(samples.shape[:2], np.nan) for k in keys}
+  res["is_copy"] = np.zeros(samples.shape[:2], bool)
+  for s, smp in enumerate(samples):
+    ok = np.isfinite(smp).all(1)
+    if ok.any():
+      rep = copies.copy_report(smp[ok], train_set)
+      for k in keys:
+        res[k][s, ok] = getattr(rep, k)
+      res["is_copy"][s, ok] = rep.is_copy
+  out = {f"{name}_copy_{k}": v for k, v in res.items()}
+  out[f"{name}_copy_fraction"] = res["is_copy"].mean(1)  # over all samples: non-finite ones count 0
+  return out
+
+
+def _quality(out: dict, mem_set: np.ndarray, train_set: np.ndarray, mean: np.ndarray, labels,
+             test: np.ndarray, test_labels) -> dict:
+  """Part B sample quality per model kind and seed (module docstring); all in centred coordinates
+  except the pixel range, which is taken after adding the mean back."""
+  from sklearn.linear_model import LogisticRegression
+
+  q: dict = {}
+  test_c = test - mean
+  clf = None
+  if len(np.unique(labels[labels >= 0])) >= 2:
+    keep = labels >= 0
+    clf = LogisticRegression(max_iter=CLASSIFIER_MAX_ITER).fit(train_set[keep], labels[keep])
+  q["heldout_confidence_median"] = (float(np.median(clf.predict_proba(test_c).max(1)))
+                                    if clf is not None and len(test_c) else np.nan)
+  for name, tset in (("mem", mem_set), ("gen", train_set)):
+    q[f"{name}_heldout_nn_dist_median"] = (float(np.median(copies.nearest(test_c, tset)[0][:, 0]))
+                                           if len(test_c) else np.nan)
+    dist, conf, outside = [], [], []
+    for smp in out[f"{name}_samples"]:
+      fin = smp[np.isfinite(smp).all(1)]
+      if not len(fin):
+        dist.append(np.nan), conf.append(np.nan), outside.append(np.nan)
+        continue
+      dist.append(np.median(copies.nearest(fin, tset)[0][:, 0]))
+      conf.append(np.median(clf.predict_proba(fin).max(1)) if clf is not None else np.nan)
+      outside.append(np.mean(np.abs(fin + mean) > 1.0))
+    q[f"{name}_sample_nn_dist_median"] = np.asarray(dist, float)
+    q[f"{name}_sample_confidence_median"] = np.asarray(conf, float)
+    q[f"{name}_outside_fraction"] = np.asarray(outside, float)
+  return q
 
 
 def _diffusion_pair(key, cfg: Config, x_mem, x_all) -> dict:
@@ -122,6 +190,7 @@ def _diffusion_pair(key, cfg: Config, x_mem, x_all) -> dict:
     out[f"{name}_fraction"] = (out[f"{name}_nn_cos"] >= cfg.threshold).mean(1)
     # samples the unclamped sampler overflowed on (NaN cosine): never copies, counted and reported
     out[f"{name}_nonfinite"] = np.isnan(out[f"{name}_nn_cos"]).sum(1)
+    out.update(_copy_fields(name, out[f"{name}_samples"], np.asarray(x)))
   return out
 
 
@@ -130,7 +199,7 @@ def run(cfg: Config, workdir: str, log=print) -> dict:
   :func:`summary` lines), return the results. ``log`` is accepted for the sims' shared signature
   (this sim logs no progress)."""
   started = time.time()
-  raw, side = load_images(cfg)
+  raw, side, held = load_split(cfg)
   mean = raw.mean(0)
   centred = raw - mean
   if cfg.n_memorize >= raw.shape[0]:
@@ -141,6 +210,8 @@ def run(cfg: Config, workdir: str, log=print) -> dict:
   d = raw.shape[1]
   key = jax.random.key(cfg.seed)
   out = _diffusion_pair(jax.random.fold_in(key, 0), cfg, x_mem, x_all)
+  out.update(_quality(out, centred[mem_idx], centred, mean, held["labels"], held["test"],
+                      held["test_labels"]))
 
   mem = train.train_dae(jax.random.fold_in(key, 1), x_mem, cfg.width, cfg.sigma,
                         d * cfg.mem_weight_decay / 4, cfg.mem_steps, 1e-3, optimizer="rmsprop",
@@ -175,6 +246,17 @@ def summary(out: dict, cfg: Config) -> list[str]:
       + "".join(f"; {name} sampler overflowed on {int(out[f'{name}_nonfinite'].sum())} samples "
                 "(not finite; counted as not memorized)" for name in ("mem", "gen")
                 if int(out.get(f"{name}_nonfinite", np.zeros(1)).sum())),
+      f"diffusion DAE copy fraction (scale-aware: d1/d2 < {copies.COPY_DISTANCE_RATIO:.3g} and "
+      f"relative error < {copies.COPY_RELATIVE_ERROR}): memorizing "
+      f"{np.round(out['mem_copy_fraction'], 3).tolist()}, generalizing "
+      f"{np.round(out['gen_copy_fraction'], 3).tolist()}",
+      *(f"{kind} diffusion DAE sample quality (medians per seed): nearest-training distance "
+        f"{np.round(out[f'{name}_sample_nn_dist_median'], 3).tolist()} vs held-out real images "
+        f"{out[f'{name}_heldout_nn_dist_median']:.3f}; classifier confidence "
+        f"{np.round(out[f'{name}_sample_confidence_median'], 3).tolist()} vs held-out "
+        f"{out['heldout_confidence_median']:.3f}; pixels outside [-1, 1] "
+        f"{np.round(out[f'{name}_outside_fraction'], 4).tolist()}"
+        for name, kind in (("mem", "memorizing"), ("gen", "generalizing"))),
       f"plain DAE columns (norm > {metrics.LIVE_COLUMN:.0%} of max): memorizing {lm.sum()} live, "
       f"best cosine {out['mem_col_cos'][lm].min():.3f}-{out['mem_col_cos'][lm].max():.3f}; "
       f"generalizing {lg.sum()} live, best cosine {out['gen_col_cos'][lg].min():.3f}-{out['gen_col_cos'][lg].max():.3f}",

@@ -202,3 +202,69 @@ def test_image_sim_on_a_users_folder_keeps_good_images_and_names_the_bad_one(tmp
   assert out["train_images"].shape == (12, 64)
   assert "skipped unreadable image" in capsys.readouterr().out
   assert (tmp_path / "run" / "meta.json").exists()
+
+
+def test_image_sim_records_the_scale_aware_copy_label_and_sample_quality(tmp_path):
+  """Issue 13 A/B: beside the cosine label the sim stores the scale-aware copy report per sample and
+  the copy fraction per seed, and finite sample-quality medians; Fig. 2 draws them. The copy fraction
+  is not assumed to be at most the cosine fraction (the two labels need not nest)."""
+  from figures import fig2_samples, style
+  from sims import image_dae
+
+  cfg = image_dae.Config.smoke()
+  out = image_dae.run(cfg, str(tmp_path / "run"))
+  for name in ("mem", "gen"):
+    shape = (cfg.seeds, cfg.n_samples)
+    for k in ("ratio", "relative_error", "norm_ratio", "is_copy"):
+      assert out[f"{name}_copy_{k}"].shape == shape, k
+    assert out[f"{name}_copy_is_copy"].dtype == bool
+    frac = out[f"{name}_copy_fraction"]
+    assert frac.shape == (cfg.seeds,) and np.all((0 <= frac) & (frac <= 1))
+    np.testing.assert_allclose(frac, out[f"{name}_copy_is_copy"].mean(1))
+    assert out[f"{name}_fraction"].shape == (cfg.seeds,)  # the cosine label is kept
+    for k in ("sample_nn_dist_median", "sample_confidence_median", "outside_fraction"):
+      assert np.all(np.isfinite(out[f"{name}_{k}"])) and out[f"{name}_{k}"].shape == (cfg.seeds,), k
+    assert np.isfinite(out[f"{name}_heldout_nn_dist_median"])
+    assert np.all((0 <= out[f"{name}_outside_fraction"]) & (out[f"{name}_outside_fraction"] <= 1))
+  assert 0 < out["heldout_confidence_median"] <= 1
+  lines = image_dae.summary(out, cfg)
+  assert any("copy fraction (scale-aware" in l for l in lines)
+  assert any("classifier confidence" in l for l in lines)
+  paths, caption = fig2_samples.draw({"image": style.load_run(str(tmp_path / "run"),
+                                                               "sims.image_dae")}, str(tmp_path))
+  assert all(os.path.exists(p) for p in paths)
+  assert "scale-aware copy label" in caption and "by cosine" in caption
+  assert "classifier confidence" in caption
+
+
+def test_non_finite_samples_are_never_copies():
+  from sims import image_dae
+
+  train = np.random.default_rng(0).normal(size=(5, 4))
+  samples = np.stack([np.stack([train[0], np.full(4, np.nan), train[1] * 0.5])])
+  f = image_dae._copy_fields("mem", samples, train)
+  np.testing.assert_array_equal(f["mem_copy_is_copy"], [[True, False, False]])
+  assert np.isnan(f["mem_copy_ratio"][0, 1])
+  np.testing.assert_allclose(f["mem_copy_fraction"], [1 / 3])
+
+
+def test_image_grid_draws_every_tile_on_one_scale():
+  """The tiles keep their raw values on one grey scale (not each its own min-max): a tile at half the
+  values of another is drawn darker; the default limits are symmetric."""
+  import matplotlib.pyplot as plt
+
+  from figures import style
+
+  img = np.linspace(0.1, 1.0, 16)
+  fig, ax = plt.subplots()
+  style.image_grid(ax, np.stack([img, 0.5 * img]), 4, 2, vmin=-1, vmax=1)
+  im = ax.images[0]
+  assert im.get_clim() == (-1, 1)
+  canvas = im.get_array()
+  np.testing.assert_allclose(canvas[1:5, 1:5].ravel(), img)
+  np.testing.assert_allclose(canvas[1:5, 6:10].ravel(), 0.5 * img)
+  ax.clear()
+  style.image_grid(ax, np.stack([img, -0.5 * img]), 4, 2)
+  lo, hi = ax.images[0].get_clim()
+  assert lo == -hi and 0.9 < hi <= 1.0
+  plt.close(fig)
