@@ -371,3 +371,52 @@ def obtuse_subset(x, k: int, start: int = 0, max_cosine: float = 0.0) -> np.ndar
                      f"{k}); at most d + 1 "
                      f"= {x.shape[1] + 1} can exist.")
   return np.array(chosen)
+
+
+def data_card(x, labels=None, *, p: int | None = None, lam: float | None = None,
+              optimizer: str | None = None, learning_rate: float | None = None,
+              steps: int | None = None, seeds: int | None = None) -> dict:
+  r"""The data card of a run (docs/experiments.md §1): what the data and the training settings were, as
+  plain JSON-able numbers, for every run record and caption.
+
+  Data fields: ``d``, ``n``, ``clusters`` (M, 1 without labels); ``alpha`` and ``beta`` of
+  Definition 3.1 (:func:`separability`; NaN when a cluster mean is zero, e.g. unlabelled centred data,
+  and β = NaN for one cluster); ``within_cos_min`` / ``within_cos_max``: the range of the cosines
+  between distinct samples of one cluster (the ReLU-mask argument of Theorem 3.1 needs them > 0 for
+  the balanced blocks; NaN when no cluster has two samples); ``obtuse`` (β < 0). Model fields, each
+  None when not given: ``p``, ``p_over_d``, ``lam`` (λ of Eq. 6), ``optimizer``, ``learning_rate``,
+  ``steps``, ``seeds``.
+
+  Raises:
+    ValueError: as :func:`check_labels` (labels given) or :func:`dae_theory.checks.check_data`.
+  """
+  x = np.asarray(checks.check_data(x), np.float64)
+  if labels is None:
+    labels = np.zeros(x.shape[0], np.int64)
+  x, labels = check_labels(x, labels)
+  x = x.astype(np.float64)
+  m = int(labels.max()) + 1
+  try:
+    sep = separability(x, labels)
+    alpha, beta = sep.alpha, (sep.beta if m > 1 else float("nan"))
+  except ValueError:  # a zero cluster mean: α undefined (reported as NaN, not refused)
+    alpha, beta = float("nan"), float("nan")
+  lo, hi = np.inf, -np.inf
+  for k in range(m):
+    xk = x[labels == k]
+    norms = np.linalg.norm(xk, axis=1)
+    xk = xk[norms > 0] / norms[norms > 0, None]
+    if len(xk) < 2:
+      continue
+    c = xk @ xk.T
+    off = c[~np.eye(len(xk), dtype=bool)]
+    lo, hi = min(lo, float(off.min())), max(hi, float(off.max()))
+  if not np.isfinite(lo):
+    lo = hi = float("nan")
+  d = int(x.shape[1])
+  return {"d": d, "n": int(x.shape[0]), "clusters": m, "alpha": float(alpha), "beta": float(beta),
+          "obtuse": bool(beta < 0), "within_cos_min": lo, "within_cos_max": hi,
+          "p": None if p is None else int(p), "p_over_d": None if p is None else p / d,
+          "lam": None if lam is None else float(lam), "optimizer": optimizer,
+          "learning_rate": None if learning_rate is None else float(learning_rate),
+          "steps": None if steps is None else int(steps), "seeds": None if seeds is None else int(seeds)}

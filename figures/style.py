@@ -151,3 +151,26 @@ def image_grid(ax, imgs: np.ndarray, side: int, ncol: int, labels=None, pad: int
     r, c = divmod(i, ncol)
     ax.text(pad + c * col_w + side / 2, pad + r * row_h + side + gap / 2, lab, ha="center",
             va="center", fontsize=6)
+
+
+def card_text(card: dict, name: str = "") -> str:
+  """One caption line for a run's data card (:func:`dae_theory.data.data_card`, stored under
+  ``summary["data_card"]`` or ``summary["data_cards"][name]``): the fields that are set, in a fixed
+  order; α/β as measured (NaN: undefined for this data, e.g. one centred cluster)."""
+  def num(v):
+    return "n/a" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.3g}"
+
+  parts = [f"d = {card['d']}", f"n = {card['n']}"]
+  if card.get("p") is not None:
+    parts += [f"p = {card['p']}", f"p/d = {num(card['p_over_d'])}"]
+  parts += [f"clusters {card['clusters']}", f"α = {num(card['alpha'])}", f"β = {num(card['beta'])}",
+            f"within-cluster cosines [{num(card['within_cos_min'])}, {num(card['within_cos_max'])}]"]
+  if card.get("lam") is not None:
+    parts.append(f"λ = {num(card['lam'])}")
+  if card.get("optimizer"):
+    parts.append(f"{card['optimizer']} lr {num(card['learning_rate'])}")
+  if card.get("steps") is not None:
+    parts.append(f"{card['steps']} steps")
+  if card.get("seeds") is not None:
+    parts.append(f"{card['seeds']} seeds")
+  return (f"[{name}: " if name else "[") + ", ".join(parts) + "]"

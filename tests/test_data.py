@@ -117,3 +117,22 @@ def test_obtuse_subset_margin():
   assert np.all((u @ u.T)[~np.eye(4, dtype=bool)] < -0.2)
   with pytest.raises(ValueError, match="max_cosine must be <= 0"):
     data.obtuse_subset(x, 4, max_cosine=0.1)
+
+
+def test_data_card_matches_brute_force():
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=(30, 5)) + np.repeat(np.eye(5)[:3] * 4, 10, axis=0)
+  labels = np.repeat(np.arange(3), 10)
+  card = data.data_card(x, labels, p=7, lam=0.01, optimizer="adam", learning_rate=1e-3, steps=10,
+                        seeds=2)
+  sep = data.separability(x, labels)
+  assert card["alpha"] == pytest.approx(sep.alpha) and card["beta"] == pytest.approx(sep.beta)
+  cos = [np.dot(a, b) / np.linalg.norm(a) / np.linalg.norm(b)
+         for k in range(3) for i, a in enumerate(x[labels == k]) for j, b in enumerate(x[labels == k])
+         if i != j]
+  assert card["within_cos_min"] == pytest.approx(min(cos)) and card["within_cos_max"] == pytest.approx(max(cos))
+  assert (card["d"], card["n"], card["clusters"], card["p"]) == (5, 30, 3, 7)
+  assert card["p_over_d"] == pytest.approx(7 / 5) and card["obtuse"] == (sep.beta < 0)
+  # each sample its own cluster (Cor. 3.2): α = 0, no within-cluster pair
+  single = data.data_card(x[:4], np.arange(4))
+  assert single["alpha"] == 0 and np.isnan(single["within_cos_min"]) and single["p"] is None
