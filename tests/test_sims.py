@@ -217,3 +217,22 @@ def test_every_sim_run_has_the_same_signature():
     assert [p.name for p in params[:3]] == ["cfg", "workdir", "log"], module
     assert params[2].default is print, module
     assert all(p.default is not inspect.Parameter.empty for p in params[2:]), module
+
+
+def test_recipe_grid_writes_bounded_fractions_and_names_bad_flags(tmp_path):
+  """sims.recipe at its smoke size: every fraction lies in [0, 1], and a scale-aware copy (relative
+  error < 0.1, so cosine > 0.99) is always also a cosine copy, so the copy fraction never exceeds the
+  cosine fraction in any cell. Bad grids are named."""
+  from sims import recipe
+
+  cfg = recipe.Config.smoke()
+  out = recipe.run(cfg, str(tmp_path), log=None)
+  for kind in ("mem", "gen"):
+    c, cos = out[f"{kind}_copy"], out[f"{kind}_cosine"]
+    assert c.shape == (1, 2, 1) and np.all((0 <= c) & (c <= cos) & (cos <= 1)), (kind, c, cos)
+  summ = json.loads((tmp_path / "summary.json").read_text())
+  assert set(summ["data_cards"]) == {"mem", "gen"} and summ["data_cards"]["gen"]["lam"] is not None
+  for kwargs, message in ((dict(learning_rates=()), "--learning_rates must be a non-empty list"),
+                          (dict(weight_decays=(-1.0,)), "--weight_decays must be a non-empty list")):
+    with pytest.raises(ValueError, match=message):
+      recipe.Config(**kwargs)
