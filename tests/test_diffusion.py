@@ -75,3 +75,18 @@ def test_nearest_cosine_marks_non_finite_samples_instead_of_raising_or_guessing(
   assert idx.tolist() == [0, -1, -1, 2]
   assert np.isnan(cos[1]) and np.isnan(cos[2])
   np.testing.assert_allclose(cos[0], 2.0 / np.hypot(2.0, 0.1), rtol=1e-6)
+
+
+def test_the_denoiser_is_positively_homogeneous_at_fixed_sigma():
+  """docs/theory.md §9: no bias, so x0_hat(c y, sigma) = c x0_hat(y, sigma) for c > 0 (a trained-like
+  model: random MLP and skip, not the zero init). For c a power of two, scaling commutes with every
+  float rounding of the same program (barring under/overflow), so the equality is exact in float32. A
+  negative c breaks it (relu)."""
+  k = jax.random.split(jax.random.key(3), 4)
+  p = diffusion.init_params(k[0], 6, 5)
+  p = p._replace(a2=jax.random.normal(k[1], p.a2.shape), skip=jnp.asarray(0.3))
+  y = jax.random.normal(k[2], (4, 6))
+  sig = jnp.full((4,), 0.1)
+  for c in (0.5, 0.25, 4.0):
+    np.testing.assert_array_equal(diffusion.denoise(p, c * y, sig), c * diffusion.denoise(p, y, sig))
+  assert not np.allclose(diffusion.denoise(p, -y, sig), -diffusion.denoise(p, y, sig), atol=1e-3)
