@@ -345,6 +345,23 @@ def _weighted_roc(labels: np.ndarray, scores: np.ndarray, counts: np.ndarray, ki
   return np.where((total_p[:, 0] > 0) & (total_n[:, 0] > 0), out, np.nan)
 
 
+def _weighted_roc_both(labels: np.ndarray, scores: np.ndarray, counts: np.ndarray, fpr: float):
+  """``(AUROC, TPR@fpr)`` of each resample: :func:`_weighted_roc` for both statistics from one sort
+  and one pass over the counts (the same arithmetic, so the same values)."""
+  order = np.argsort(-scores, kind="stable")
+  s, y, c = scores[order], labels[order], counts[:, order].astype(np.float64)
+  starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+  pos = np.add.reduceat(c * y, starts, axis=1)
+  neg = np.add.reduceat(c * (1 - y), starts, axis=1)
+  tp, fp = np.cumsum(pos, 1), np.cumsum(neg, 1)
+  total_p, total_n = tp[:, -1:], fp[:, -1:]
+  ok = (total_p[:, 0] > 0) & (total_n[:, 0] > 0)
+  with np.errstate(invalid="ignore", divide="ignore"):
+    auc = (pos * (total_n - fp + 0.5 * neg)).sum(1) / (total_p[:, 0] * total_n[:, 0])
+    tpr = np.where(fp / total_n <= fpr, tp / total_p, 0.0).max(1)
+  return np.where(ok, auc, np.nan), np.where(ok, tpr, np.nan)
+
+
 def hierarchical_bootstrap(key_or_seed, per_model, statistic: Callable = auroc, n_boot: int = 1000,
                            level: float = 0.95, stratify: bool = True) -> HierarchicalBootstrap:
   """The mean over models of a per-model detection statistic, with a two-level bootstrap interval.
@@ -490,22 +507,46 @@ def within_model_evaluation(key_or_seed, labels, scores, fpr: float = 0.01, n_bo
   if isinstance(labels, (str, bytes, dict)) or not hasattr(labels, "__len__"):
     raise ValueError(f"labels must be a sequence of per-model label arrays, got "
                      f"{type(labels).__name__}.")
-  out = {}
+  out, checked = {}, {}
   for name, per in scores.items():
     if isinstance(per, (str, bytes, dict)) or not hasattr(per, "__len__") or len(per) != len(labels):
       n = len(per) if hasattr(per, "__len__") else type(per).__name__
       raise ValueError(f"scores[{name!r}] must hold one score array per model ({len(labels)}, as "
                        f"labels), got {n}.")
     try:
-      pairs = _check_per_model(list(zip(labels, per)))
+      checked[name] = _check_per_model(list(zip(labels, per)))
     except ValueError as e:
       raise ValueError(f"scores[{name!r}]: {e}") from None
-    args = dict(n_boot=n_boot, level=level, stratify=True)
-    out[name] = WithinModelDetection(
-        hierarchical_bootstrap(key_or_seed, pairs, auroc, **args),
-        hierarchical_bootstrap(key_or_seed, pairs, functools.partial(tpr_at_fpr, fpr=fpr), **args),
-        fpr, np.array([int(y.sum()) for y, _ in pairs]),
-        np.array([int((1 - y).sum()) for y, _ in pairs]))
+  n_boot = _check_int("n_boot", n_boot, 1)
+  level = _check_level(level)
+  # One resample plan for every score and both statistics: hierarchical_bootstrap's draws depend only
+  # on the key and each model's class counts, so this is the same plan it would draw for each of them
+  # (its generator calls, in its order), computed once.
+  first = next(iter(checked.values()))
+  rng = _numpy_rng(key_or_seed)
+  drawn = rng.integers(0, len(first), (n_boot, len(first)))
+  plan = []
+  for m, (y, _) in enumerate(first):
+    where = np.nonzero(drawn == m)
+    plan.append((where, list(_within_counts(rng, y, where[0].size, True))))
+  q = 100 * (1 - level) / 2
+  for name, pairs in checked.items():
+    per = np.array([[auroc(y, v), tpr_at_fpr(y, v, fpr)] for y, v in pairs])
+    values = np.full((2, n_boot, len(pairs)), np.nan)
+    for (y, v), (where, chunks) in zip(pairs, plan):
+      both = [_weighted_roc_both(y, v, c, fpr) for c in chunks]
+      for k in range(2):
+        values[k][where] = np.concatenate([b[k] for b in both]) if both else np.empty(0)
+    res = []
+    for k in range(2):
+      kept = ~np.isnan(values[k])  # all True (stratified draws are never one-class), as there
+      boot = values[k].sum(1, where=kept) / kept.sum(1)
+      lo, hi = np.percentile(boot, [q, 100 - q])
+      res.append(HierarchicalBootstrap(float(per[:, k].mean()), (float(lo), float(hi)), per[:, k],
+                                       len(pairs), n_boot, float(boot.std()),
+                                       np.zeros(len(pairs), np.int64), boot))
+    out[name] = WithinModelDetection(res[0], res[1], fpr, np.array([int(y.sum()) for y, _ in pairs]),
+                                     np.array([int((1 - y).sum()) for y, _ in pairs]))
   return out
 
 

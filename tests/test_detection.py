@@ -430,3 +430,55 @@ def test_bad_within_model_and_confound_arguments_are_named():
     detection.pooled_confound([np.zeros(0), PERFECT[0]])
   with pytest.raises(ValueError, match="the pooled labels hold one class only"):
     detection.pooled_confound([np.zeros(3), np.zeros(2)])
+
+
+def test_two_level_bootstrap_known_answers():
+  """The acceptance cases of issue 13 C, each with an exact answer. (1) Every model separates
+  perfectly (different sizes and class counts): every stratified resample of every model still
+  separates, so the estimate is 1 and the interval exactly [1, 1], for AUROC and TPR@1%FPR alike.
+  (2) Every model gives both classes the same score multiset (identical distributions): each model's
+  AUROC is exactly 0.5, the estimate is 0.5 and, positives and negatives being exchangeable in every
+  resample, the resample distribution is symmetric about 0.5, so the interval covers it with room on
+  both sides. (3) Per-model AUROCs 1, 1, 0.5, 0.5 (no sample noise): the between-model spread alone
+  gives a wide interval (exactly [0.5, 1], see the Binomial test above), while resampling the samples
+  of the fixed models gives a zero-width one; tests above compare the two with sample noise."""
+  perfect = [_model(p, n, 100.0 + np.arange(p), np.arange(n)) for p, n in ((3, 5), (10, 40), (1, 7))]
+  for stat in (detection.auroc, functools.partial(detection.tpr_at_fpr, fpr=0.01)):
+    res = detection.hierarchical_bootstrap(0, perfect, stat, n_boot=300)
+    assert res.estimate == 1.0 and res.ci == (1.0, 1.0), res.ci
+  rng = np.random.default_rng(8)
+  same = []
+  for n in (20, 30, 50):
+    v = rng.normal(size=n)
+    same.append(_model(n, n, v, v))  # positives and negatives share one score multiset
+  res = detection.hierarchical_bootstrap(1, same, n_boot=2000)
+  # exactly 0.5 up to the rounding of scikit-learn's trapezoidal area (1e-12)
+  np.testing.assert_allclose(res.per_model, 0.5, rtol=0, atol=1e-12)
+  assert res.estimate == pytest.approx(0.5, abs=1e-12) and res.ci[0] < 0.5 < res.ci[1]
+  # symmetric about 0.5: the two tails' distances agree to Monte-Carlo accuracy (20% of the width)
+  assert abs((0.5 - res.ci[0]) - (res.ci[1] - 0.5)) < 0.2 * (res.ci[1] - res.ci[0]), res.ci
+  spread = detection.hierarchical_bootstrap(2, [PERFECT, PERFECT, TIED, TIED], n_boot=2000)
+  assert spread.ci == (0.5, 1.0)
+  fixed = [detection.auroc(*m) for m in (PERFECT, PERFECT, TIED, TIED)]  # samples-only resampling
+  assert np.ptp(fixed) == 0.5 and spread.ci[1] - spread.ci[0] == 0.5
+
+
+def test_within_model_evaluation_equals_one_bootstrap_per_score_and_statistic():
+  """within_model_evaluation draws one resample plan for all scores and both statistics; it must give
+  bit-identical results to separate hierarchical_bootstrap calls (same key) for every score, ties
+  included, and for the TPR at a non-default FPR."""
+  rng = np.random.default_rng(9)
+  labels = [(rng.random(n) < r).astype(int) for n, r in ((80, 0.2), (60, 0.3), (120, 0.1))]
+  for y in labels:
+    y[:2] = (0, 1)
+  scores = {"a": [rng.normal(size=y.size) + y for y in labels],
+            "ties": [np.round(rng.normal(size=y.size) + 2 * y) for y in labels]}
+  out = detection.within_model_evaluation(4, labels, scores, fpr=0.05, n_boot=150, level=0.9)
+  for name, per in scores.items():
+    pairs = list(zip(labels, per))
+    for got, stat in ((out[name].auroc, detection.auroc),
+                      (out[name].tpr, functools.partial(detection.tpr_at_fpr, fpr=0.05))):
+      ref = detection.hierarchical_bootstrap(4, pairs, stat, n_boot=150, level=0.9)
+      np.testing.assert_array_equal(got.boot, ref.boot)
+      np.testing.assert_array_equal(got.per_model, ref.per_model)
+      assert (got.estimate, got.ci, got.se, got.n_boot) == (ref.estimate, ref.ci, ref.se, ref.n_boot)
