@@ -3,8 +3,9 @@ classified as memorizing a duplicated point (cosine ≥ :data:`dae_theory.copies
 one colour per point), as part of a mode's block (one colour per mode) or as neither, with the W Wᵀ
 distance to the Cor. 3.4 construction. (b) For one seed, the cosine of every trained column with the
 duplicated points and with each mode's principal directions (eigenvectors of its samples' uncentred
-second moment), so the two kinds of column are seen directly in the weights. Reads
-``python -m sims.mixture_dae``.
+second moment), so the two kinds of column are seen directly in the weights. The caption adds the
+data's α, within-cluster cosines and Theorem D.2 margin per seed (the hypotheses of Cor. 3.4) and the
+data card of seed 0. Reads ``python -m sims.mixture_dae``.
 
   python -m figures.fig6_hybrid --mixture_workdir runs/mixture_dae
 """
@@ -41,7 +42,7 @@ def draw(loaded: dict, out_dir: str):
   from matplotlib.lines import Line2D
 
   style.apply()
-  config, a, _ = loaded["mixture"]
+  config, a, summary = loaded["mixture"]
   m, modes = config["duplicated"], config["modes"]
   kind, dup_cos = a["hybrid_kind"], a["hybrid_dup_cos"]
   counts = a["hybrid_counts"]  # (seed, cluster): columns of each type
@@ -49,14 +50,14 @@ def draw(loaded: dict, out_dir: str):
   dist = a["hybrid_gram_distance"]
   seeds, p = kind.shape
   seed = min(SEED, seeds - 1)
-  fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), gridspec_kw={"width_ratios": [1.15, 1]})
+  fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.4), gridspec_kw={"width_ratios": [1.45, 1]})
   ax = axes[0]
   for s in range(seeds):
     order = _order(kind[s])
     ax.scatter(np.arange(p), np.full(p, s), c=[_color(k, m) for k in kind[s][order]], s=70,
                marker="s")
     for j, u in enumerate(order):
-      ax.text(j, s + 0.32, f"{dup_cos[s, u]:.2f}", ha="center", va="center", fontsize=6.5)
+      ax.text(j, s + 0.32, f"{dup_cos[s, u]:.2f}", ha="center", va="center", fontsize=8)
   ax.set_yticks(range(seeds), [f"seed {s}\n{dist[s]:.3f}" for s in range(seeds)])
   ax.set_xticks([])
   ax.set_xlabel("trained columns, grouped by type\n(number under each: its best cosine to a "
@@ -106,6 +107,16 @@ def draw(loaded: dict, out_dir: str):
              f"{seed}: each duplicated point's best column has cosine "
              f"{', '.join(f'{v:.3f}' for v in dup_best)}; a mode's block columns mix that mode's "
              f"top {dirs.shape[1]} principal directions (the in-block rotation).")
+  if "hybrid_margin" in a:  # records before the hypothesis check lack it
+    gam = a["hybrid_margin"]
+    caption += (f" Hypotheses: α = {a['hybrid_alpha'].min():.3f}–{a['hybrid_alpha'].max():.3f}, "
+                f"smallest within-cluster cosine {a['hybrid_within_cos_min'].min():.3f} (> 0 needed), "
+                f"Theorem D.2 margin γ of the Cor. 3.4 construction "
+                f"{', '.join(f'{v:.3f}' for v in gam)} ({int(np.sum(gam > 0))} of {len(gam)} seeds > "
+                f"0, as the theorem needs).")
+  card = summary.get("data_cards", {}).get("Fig. 6 hybrid, seed 0")
+  if card:
+    caption += " " + style.card_text(card, "Fig. 6 hybrid, seed 0")
   return style.save(fig, out_dir, "fig6_hybrid"), caption
 
 

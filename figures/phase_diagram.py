@@ -2,7 +2,10 @@ r"""Phase diagram heatmaps over (width p, sample size n), one column per σ, wit
 
 Rows: fraction of training samples stored in a column, fraction of memorizing columns, participation
 ratio of test codes, generalization gap log10(test/train loss), and the distances to the Eq. 9 (memorizing) and Eq. 8 (balanced) constructions.
-Values are seed means. Reads ``results.npz`` of ``python -m sims.phase_diagram``.
+Values are seed means. Reads ``results.npz`` of ``python -m sims.phase_diagram``. The caption carries
+the run's data card and which of the theorems' hypotheses its data meet (the default mixture breaks
+those of Eq. 9 for n above the number of modes and those of Eq. 8: α ≈ 2.1, within-cluster cosines
+below 0, γ < 0; ``sims.phase_diagram``'s docstring gives flags that meet them).
 
   python -m figures.phase_diagram --phase_workdir runs/phase_diagram --out figures
 """
@@ -51,12 +54,35 @@ def draw(loaded: dict, out_dir: str):
       ax.plot(xi, np.arange(len(widths)), "w--", lw=1.2, label="p = n")
       ax.set_xlabel("sample size n")
       ax.set_ylabel("width p")
-      ax.set_title(f"{title}\nσ = {s:g}")
+      ax.set_title(f"({chr(ord('a') + r * len(sigmas) + c)}) {title}\nσ = {s:g}", loc="left")
       fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
   axes[0, 0].legend(loc="upper left", frameon=False, labelcolor="w")
+  hyp = summary.get("hypotheses")
+  if hyp:  # which hypotheses of the Eq. 9 / Eq. 8 rows the data meet (sims.phase_diagram.hypotheses)
+    fig.suptitle(_hypothesis_title(hyp), fontsize=9, y=1.0)
   fig.tight_layout()
-  # the caption: the boundary lines the sim wrote (sims.phase_diagram.boundary_summary)
-  return style.save(fig, out_dir, "phase_diagram"), " ".join(summary["lines"])
+  # the caption: the boundary and hypothesis lines the sim wrote (sims.phase_diagram), then the card
+  cards = " ".join(style.card_text(c, n) for n, c in summary.get("data_cards", {}).items())
+  caption = " ".join(summary["lines"]) + (f" Data card: {cards}" if cards else "")
+  return style.save(fig, out_dir, "phase_diagram"), caption
+
+
+def _hypothesis_title(hyp: dict) -> str:
+  """Two lines: the Theorem 3.1 / D.2 hypotheses of the Eq. 8 rows, Cor. 3.2's of the Eq. 9 rows."""
+  def f(v):
+    return "n/a" if v is None else f"{v:.3g}"
+
+  gam = [g for g in hyp["margin_eq8"] if g is not None]
+  eq8_ok = (hyp["beta"] is not None and hyp["beta"] < 0 and gam and min(gam) > 0
+            and (hyp["within_cos_min"] is None or hyp["within_cos_min"] > 0))
+  eq8 = (f"Eq. 8 hypotheses {'met' if eq8_ok else 'broken'}: α = {f(hyp['alpha'])}, β = "
+         f"{f(hyp['beta'])}, within-cluster cosines ≥ {f(hyp['within_cos_min'])}, Theorem D.2 margin "
+         f"γ = {', '.join(f(g) for g in hyp['margin_eq8'])} (σ = "
+         f"{', '.join(f'{s:g}' for s in hyp['sigmas'])})")
+  up = hyp["obtuse_up_to_n"]
+  eq9 = ("Eq. 9 (Cor. 3.2) needs pairwise-obtuse samples: "
+         + (f"met for n ≤ {up}" if up else "broken for every n of the grid"))
+  return eq8 + "\n" + eq9
 
 
 if __name__ == "__main__":

@@ -17,8 +17,22 @@ Launch::
   python -m sims.phase_diagram --workdir /tmp/pd --smoke
 
 Data: a Gaussian mixture (``--dataset mixture``: M modes with centred-simplex means and rank-r
-covariances, rows shuffled so every prefix mixes the modes) or pairwise-obtuse samples (``obtuse``,
-needs data_size ≤ d + 1). Writes ``config.json``, ``meta.json``, ``results.npz`` (metric arrays of
+covariances, each latent optionally shrunk to norm ≤ ``max_radius``, rows shuffled so every prefix
+mixes the modes) or pairwise-obtuse samples (``obtuse``, needs data_size ≤ d + 1).
+
+**Hypotheses (the default data break them, on purpose, and the run record says by how much).** The
+sweep is an empirical map of the memorization–generalization boundary, not a test of one theorem;
+its rows compare the trained weights with Eq. 9 (Cor. 3.2, which needs pairwise-obtuse samples) and
+Eq. 8 (Theorem 3.1, which needs (α, β)-separable modes with within-cluster cosines > 0 and a
+positive Theorem D.2 margin γ). No mixture meets both: two samples of one mode are acute, so Cor. 3.2's
+hypothesis fails for every n above the number of modes. The default mixture (rank 4, mean norm 2,
+spread 1, Gaussian) also breaks Definition 3.1's spirit: α ≈ 2.1 (a sample lies farther from its mean
+than the mean from 0) and within-cluster cosines go down to about −0.47, so the Eq. 8 block is not
+even a stationary point of the ReLU loss and γ < 0. ``summary.json`` stores the data card
+("data_cards") and these numbers ("hypotheses": α, β, the within-cluster cosine range, γ per σ for
+Eq. 8 blocks of p_k = rank + 1, the largest n of the grid whose first n rows are pairwise obtuse). Data
+that satisfy the Eq. 8 hypotheses: ``--mean_norm 4 --spread 0.5 --max_radius 2`` (α ≤ 0.25, γ > 0);
+the Eq. 9 hypotheses: ``--dataset obtuse --data_size 32 --sample_sizes 4,8,16,32``. Writes ``config.json``, ``meta.json``, ``results.npz`` (metric arrays of
 shape (σ, n, p, seed) — axis names in meta.json — plus the trained weights), ``chunks/`` and
 ``metrics.jsonl``.
 """
@@ -32,7 +46,7 @@ import warnings
 import jax
 import numpy as np
 
-from dae_theory import analysis, data, io, sweep, train
+from dae_theory import analysis, bounds, constructions, data, io, sweep, train
 from sims._flags import require
 
 DATASETS = ("mixture", "obtuse")
@@ -48,6 +62,9 @@ class Config:
   rank: int = 4
   mean_norm: float = 2.0
   spread: float = 1.0
+  max_radius: float = dataclasses.field(
+      default=0.0, metadata={"help": "shrink each mode's latent to norm <= this (0: Gaussian, no "
+                                     "bound); alpha <= spread*max_radius/mean_norm"})
   data_size: int = dataclasses.field(default=512, metadata={"help": "rows of training data"})
   widths: tuple[int, ...] = (2, 4, 8, 16, 32, 64, 128)
   sample_sizes: tuple[int, ...] = (4, 8, 16, 32, 64, 128, 256, 512)
@@ -80,6 +97,7 @@ class Config:
                    "chunk_size", "n_test"), ">= 1", lambda v: v >= 1)
     if self.steps % 10:
       raise ValueError(f"--steps must be a multiple of 10 (loss logging window), got {self.steps}.")
+    require(self, ("max_radius",), ">= 0", lambda v: v >= 0)
     if self.lam < 0 or self.learning_rate <= 0:
       raise ValueError(f"--lam must be >= 0 and --learning_rate > 0, got {self.lam}, "
                        f"{self.learning_rate}.")
@@ -114,11 +132,12 @@ def make_data(cfg: Config):
     return np.asarray(ds.x), np.asarray(ds.labels), np.asarray(test)
   per = -(-cfg.data_size // cfg.clusters)
   ds, mix = data.gaussian_mixture(key, cfg.clusters, per, cfg.d, cfg.rank, cfg.mean_norm,
-                                  cfg.spread)
+                                  cfg.spread, max_radius=cfg.max_radius or None)
   order = np.asarray(jax.random.permutation(jax.random.fold_in(key, 2), ds.x.shape[0]))
   order = order[: cfg.data_size]
   per_test = -(-cfg.n_test // cfg.clusters)
-  test = data.sample_mixture(jax.random.fold_in(key, 3), mix, per_test).x[: cfg.n_test]
+  test = data.sample_mixture(jax.random.fold_in(key, 3), mix, per_test,
+                             cfg.max_radius or None).x[: cfg.n_test]
   return np.asarray(ds.x)[order], np.asarray(ds.labels)[order], np.asarray(test)
 
 
@@ -175,9 +194,70 @@ def run(cfg: Config, workdir: str, log=print, max_bytes: int | None = None) -> d
   axes.update(status=["sigma", "n", "width", "seed"], final_loss=["sigma", "n", "width", "seed"],
               widths=["width"], sample_sizes=["n"], sigmas=["sigma"],
               w1=["sigma", "n", "width", "seed", "d", "unit"])
+  card = data.data_card(x, labels, lam=cfg.lam, optimizer="adam", learning_rate=cfg.learning_rate,
+                        steps=cfg.steps, seeds=cfg.seeds)
+  # undefined numbers (NaN, e.g. within-cluster cosines of one-sample clusters) as None: JSON keeps
+  # them and figures.style.card_text shows "n/a"
+  card = {k: None if isinstance(v, float) and not np.isfinite(v) else v for k, v in card.items()}
+  hyp = hypotheses(cfg, x, labels)
   io.write_run(workdir, cfg, out, started, axes,
-               extra={"summary.json": {"lines": boundary_summary(out)}})
+               extra={"summary.json": {"lines": boundary_summary(out) + [hypothesis_line(hyp)],
+                                       "data_cards": {card_name(cfg): card}, "hypotheses": hyp}})
   return out
+
+
+def card_name(cfg: Config) -> str:
+  """The name of the run's data card: the data set, its rows and the swept widths."""
+  return (f"phase diagram, {cfg.dataset} data ({cfg.data_size} rows; "
+          f"p = {min(cfg.widths)}-{max(cfg.widths)}, n = {min(cfg.sample_sizes)}-"
+          f"{max(cfg.sample_sizes)})")
+
+
+def hypotheses(cfg: Config, x: np.ndarray, labels: np.ndarray) -> dict:
+  r"""Which hypotheses of the theorems behind the Eq. 9 and Eq. 8 rows the data meet, as numbers.
+
+  - Cor. 3.2 (Eq. 9): the first n rows pairwise obtuse; ``obtuse_up_to_n`` is the largest n of the
+    grid for which they are (0: none).
+  - Theorem 3.1 / D.2 (Eq. 8), on all ``data_size`` rows with their mode labels (the obtuse data:
+    each row its own cluster): α and β of Definition 3.1 (β < 0 needed), the range of within-cluster
+    cosines (> 0 needed for the balanced code, docs/theory.md §3.2), and the margin γ of Theorem D.2
+    (:func:`dae_theory.bounds.paper_margin`) for Eq. 8 blocks of p_k = rank + 1 at each σ. A number
+    that is undefined (a refused construction or margin, e.g. β ≥ 0) is None."""
+  xs = np.asarray(x, np.float64)
+  u = xs / np.linalg.norm(xs, axis=1, keepdims=True)
+  up_to = 0
+  for n in sorted(cfg.sample_sizes):
+    c = u[:n] @ u[:n].T
+    if n >= 2 and np.all(c[~np.eye(n, dtype=bool)] < 0):
+      up_to = n
+  card = data.data_card(xs, labels)
+  margins = []
+  for s in cfg.sigmas:
+    try:
+      pk = cfg.rank + 1 if cfg.dataset == "mixture" else 1
+      con = constructions.generalization_weights(x, labels, pk, s, cfg.lam)
+      margins.append(float(bounds.paper_margin(x, labels, con).gamma))
+    except ValueError:
+      margins.append(float("nan"))
+  num = lambda v: None if not np.isfinite(v) else float(v)  # noqa: E731  (None: undefined, JSON-safe)
+  return {"alpha": num(card["alpha"]), "beta": num(card["beta"]),
+          "within_cos_min": num(card["within_cos_min"]), "within_cos_max": num(card["within_cos_max"]),
+          "sigmas": [float(s) for s in cfg.sigmas], "margin_eq8": [num(g) for g in margins],
+          "obtuse_up_to_n": up_to}
+
+
+def hypothesis_line(hyp: dict) -> str:
+  """One summary line for :func:`hypotheses`."""
+  def f(v):
+    return "n/a" if v is None else f"{v:.3g}"
+
+  gam = ", ".join(f"{f(g)} (sigma={s:g})" for s, g in zip(hyp["sigmas"], hyp["margin_eq8"]))
+  wc = f"{f(hyp['within_cos_min'])} to {f(hyp['within_cos_max'])}"
+  return (f"hypotheses: Definition 3.1 alpha = {f(hyp['alpha'])}, beta = {f(hyp['beta'])} (< 0 "
+          f"needed); within-cluster cosines {wc} (> 0 needed); Theorem D.2 margin gamma of the Eq. 8 "
+          f"blocks {gam} (> 0 needed); Cor. 3.2's pairwise-obtuse samples: "
+          + (f"the first n rows are pairwise obtuse for n <= {hyp['obtuse_up_to_n']}"
+             if hyp["obtuse_up_to_n"] else "no n of the grid has pairwise-obtuse first n rows"))
 
 
 def boundary_summary(out: dict[str, np.ndarray]) -> list[str]:
@@ -222,9 +302,13 @@ if __name__ == "__main__":
       check_fits(cfg)  # before the workdir is created
     except ValueError as err:
       raise app.UsageError(str(err)) from None
-    out = run(cfg, workdir)
-    for line in boundary_summary(out):
-      print(line)
+    run(cfg, workdir)
+    import json
+    import os
+
+    with open(os.path.join(workdir, "summary.json")) as f:
+      for line in json.load(f)["lines"]:
+        print(line)
     print(f"Run record in {workdir}/; draw it with: python -m figures.phase_diagram --phase_workdir {workdir}")
 
   _flags.main_with_config(Config, "runs/phase_diagram", _main)
