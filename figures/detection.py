@@ -105,7 +105,10 @@ def draw(loaded: dict, out_dir: str):
                bbox_to_anchor=(0.5, -0.01))
   fig.tight_layout(rect=(0, 0.07, 1, 1))
   cap_cards = " ".join(style.card_text(cards[n], n) for n in datasets)
-  caption = ("Detection inside one model (duplication spectrum). Positives: samples that copy the point "
+  caption = ("Detection inside one model (duplication spectrum). Left column: the fraction of each "
+             "model's samples that copy the point of each multiplicity (line: mean over seeds; dots: "
+             "seeds); middle and right: the within-model AUROC of the scores per multiplicity under "
+             "each label. Positives: samples that copy the point "
              "of multiplicity m (copy label: d₁/d₂ < 1/3 and relative L2 error < 0.1; direction label: "
              "cosine ≥ 0.95, for comparison); negatives: samples that copy nothing. Intervals: 95%, "
              "two-level bootstrap over model seeds, then samples within each model; n/a: fewer than "

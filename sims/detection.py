@@ -45,7 +45,8 @@ Each row also states :func:`dae_theory.detection.pooled_confound` of its models:
 seed made the sample" alone would reach if the seeds' samples were pooled (the confound the old pooled
 memorizing-vs-generalizing setting measured; the benchmark never pools).
 
-  python -m sims.detection --workdir runs/detection        # about 2.5 min on 2 CPU cores
+  python -m sims.detection --workdir runs/detection   # about 100 s of CPU time (5 min wall on 2 cores
+                                                     # shared with four other jobs)
 """
 
 from __future__ import annotations
