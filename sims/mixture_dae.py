@@ -14,7 +14,10 @@ samples picked with pairwise cosines < −``obtuse_margin``) has at most one sam
 ``clusters`` = 5 modes for the 5 memorized samples. Width ``width`` = 15 = clusters·(rank + 1), the
 sum of the modes' Gram ranks (so no block is narrower than its mode's Gram rank, Known discrepancy 5),
 and ≥ 3n for the memorizing model. The generalizing model sees all ``clusters·per_cluster`` centred
-samples. Scores: std(h) and participation ratio of h(x + σε), AUROC (the settings of the paper's
+samples. Scores: std(h) and participation ratio of h(x + σε), AUROC as the mean over ``fig4_seeds``
+model seeds (one memorizing and one generalizing model each) with a two-level bootstrap interval
+(:func:`dae_theory.detection.hierarchical_bootstrap`: seeds resampled, then points within each; the
+unit of replication is the model seed) (the settings of the paper's
 mixture figure are not published: docs/theory.md §11; these are ours). Earlier defaults (4 modes,
 rank 16, mean norm 2, spread 1, no clipping) broke Definition 3.1: α = 3.2 and within-cluster cosines
 down to −0.55.
@@ -45,7 +48,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dae_theory import bounds, constructions, copies, data, io, metrics, train
+from dae_theory import bounds, constructions, copies, data, detection, io, metrics, train
 from sims._common import memorization_set, std_separation
 from sims._flags import require
 
@@ -72,6 +75,10 @@ class Config:
   learning_rate: float = 1e-2
   batch_size: int = 128
   draws: int = dataclasses.field(default=100, metadata={"help": "noise draws per memorized point"})
+  fig4_seeds: int = dataclasses.field(
+      default=3, metadata={"help": "model seeds of Fig. 4 (one memorizing + one generalizing model "
+                                   "each; the unit of replication of its AUROC intervals)"})
+  n_boot: int = dataclasses.field(default=1000, metadata={"help": "bootstrap resamples"})
   duplicated: int = 3
   multiplicity: int = 10
   modes: int = 3
@@ -85,6 +92,7 @@ class Config:
 
   def __post_init__(self):
     require(self, ("d", "clusters", "rank", "per_cluster", "width", "steps", "batch_size", "draws",
+                   "fig4_seeds", "n_boot",
                    "duplicated", "multiplicity", "modes", "per_mode", "hybrid_rank", "hybrid_width",
                    "hybrid_steps", "seeds"), ">= 1", lambda v: v >= 1)
     require(self, ("n_memorize",), ">= 2", lambda v: v >= 2)
@@ -103,7 +111,8 @@ class Config:
 
   @classmethod
   def smoke(cls) -> "Config":
-    return cls(per_cluster=100, steps=200, draws=10, per_mode=40, hybrid_steps=200, seeds=1)
+    return cls(per_cluster=100, steps=200, draws=10, per_mode=40, hybrid_steps=200, seeds=1,
+               fig4_seeds=2, n_boot=100)
 
 
 def classify_columns(params, hyb: data.LabelledData, duplicated: int,
@@ -164,16 +173,35 @@ def run(cfg: Config, workdir: str, log=print) -> dict:
   key = jax.random.key(cfg.seed)
   centred, labels, mem_idx = mixture_data(cfg)
   x_all, x_mem = jnp.asarray(centred), jnp.asarray(centred[mem_idx])
-  mem = train.train_dae(jax.random.fold_in(key, 1), x_mem, cfg.width, cfg.sigma, cfg.lam, cfg.steps,
-                        cfg.learning_rate)
-  gen = train.train_dae(jax.random.fold_in(key, 2), x_all, cfg.width, cfg.sigma, cfg.lam, cfg.steps,
-                        cfg.learning_rate, batch_size=train.batch_or_full(cfg.batch_size, x_all.shape[0]))
-  out = std_separation(jax.random.fold_in(key, 3), mem.params, x_mem, gen.params, x_all, cfg.sigma,
-                       cfg.draws)
-  out["mem_stored"] = np.asarray(metrics.cosine_matrix(x_mem, mem.params.w1.T)).max(1)
-  out["gen_col_cos"] = np.asarray(metrics.cosine_matrix(gen.params.w1.T, x_all)).max(1)
+  # std_separation scores the first draws·n_memorize rows of the generalizing model's data: shuffled,
+  # so they come from every mode (the rows are grouped by mode)
+  x_scored = x_all[np.asarray(jax.random.permutation(jax.random.fold_in(key, 4), x_all.shape[0]))]
+  seps, stored, col_cos = [], [], []
+  for s in range(cfg.fig4_seeds):  # model seed s: one memorizing and one generalizing model
+    mem = train.train_dae(jax.random.fold_in(jax.random.fold_in(key, 1), s), x_mem, cfg.width,
+                          cfg.sigma, cfg.lam, cfg.steps, cfg.learning_rate)
+    gen = train.train_dae(jax.random.fold_in(jax.random.fold_in(key, 2), s), x_all, cfg.width,
+                          cfg.sigma, cfg.lam, cfg.steps, cfg.learning_rate,
+                          batch_size=train.batch_or_full(cfg.batch_size, x_all.shape[0]))
+    seps.append(std_separation(jax.random.fold_in(jax.random.fold_in(key, 3), s), mem.params, x_mem,
+                               gen.params, x_scored, cfg.sigma, cfg.draws))
+    stored.append(np.asarray(metrics.cosine_matrix(x_mem, mem.params.w1.T)).max(1))
+    col_cos.append(np.asarray(metrics.cosine_matrix(gen.params.w1.T, x_all)).max(1))
+  out = {k: np.stack([np.asarray(sep[k]) for sep in seps])  # (seed, point)
+         for k in ("mem_std", "gen_std", "mem_pr", "gen_pr")}
+  out["h_mem"], out["h_gen"] = seps[0]["h_mem"], seps[0]["h_gen"]  # seed 0's codes
+  out["mem_stored"], out["gen_col_cos"] = np.stack(stored), np.stack(col_cos)  # (seed, point/unit)
+  labels01 = np.r_[np.ones(out["mem_std"].shape[1]), np.zeros(out["gen_std"].shape[1])]
+  for score, mem_s, gen_s in (("std", out["mem_std"], out["gen_std"]),
+                              ("pr", -out["mem_pr"], -out["gen_pr"])):  # high = memorized
+    hb = detection.hierarchical_bootstrap(cfg.seed, [(labels01, np.r_[m, g]) for m, g in
+                                                     zip(mem_s, gen_s)], detection.auroc,
+                                          n_boot=cfg.n_boot)
+    out[f"auroc_{score}"] = np.float64(hb.estimate)  # mean over model seeds
+    out[f"auroc_{score}_per_seed"] = np.asarray(hb.per_model)
+    out[f"auroc_{score}_ci"] = np.asarray(hb.ci)
   plain = dict(lam=cfg.lam, optimizer="adam", learning_rate=cfg.learning_rate, steps=cfg.steps,
-               seeds=1)
+               seeds=cfg.fig4_seeds)
   cards = {"Fig. 4 mixture, memorizing model": json_card(data.data_card(
                centred[mem_idx], np.arange(len(mem_idx)), p=cfg.width, **plain)),
            "Fig. 4 mixture, generalizing model": json_card(data.data_card(
@@ -234,6 +262,16 @@ def run(cfg: Config, workdir: str, log=print) -> dict:
                                                  "hybrid_dup_points": ["seed", "point", "dim"],
                                                  "hybrid_mode_dirs": ["seed", "mode", "rank", "dim"],
                                                  "hybrid_alpha": ["seed"],
+                                                 "mem_std": ["seed", "point"],
+                                                 "gen_std": ["seed", "point"],
+                                                 "mem_pr": ["seed", "point"],
+                                                 "gen_pr": ["seed", "point"],
+                                                 "mem_stored": ["seed", "point"],
+                                                 "gen_col_cos": ["seed", "unit"],
+                                                 "auroc_std_per_seed": ["seed"],
+                                                 "auroc_pr_per_seed": ["seed"],
+                                                 "auroc_std_ci": ["low/high"],
+                                                 "auroc_pr_ci": ["low/high"],
                                                  "hybrid_within_cos_min": ["seed"],
                                                  "hybrid_margin": ["seed"]},
                extra={"summary.json": {"lines": summary(out, cfg), "data_cards": cards,
@@ -290,9 +328,16 @@ def summary(out: dict, cfg: Config) -> list[str]:
   theorems' hypotheses the data meet (:func:`hypotheses`)."""
   counts = out["hybrid_counts"].tolist()
   lines = [
-      f"mixture: memorizing model stores its {cfg.n_memorize} samples at cosine "
+      f"mixture ({cfg.fig4_seeds} model seeds, one memorizing and one generalizing model each): the "
+      f"memorizing models store their {cfg.n_memorize} samples at cosine "
       f"{out['mem_stored'].min():.3f}-{out['mem_stored'].max():.3f}; std(h) AUROC "
-      f"{out['auroc_std']:.3f}, participation-ratio AUROC {out['auroc_pr']:.3f}",
+      f"{out['auroc_std']:.3f} [{out['auroc_std_ci'][0]:.3f}, {out['auroc_std_ci'][1]:.3f}] (per seed "
+      f"{np.round(out['auroc_std_per_seed'], 3).tolist()}), participation-ratio AUROC "
+      f"{out['auroc_pr']:.3f} [{out['auroc_pr_ci'][0]:.3f}, {out['auroc_pr_ci'][1]:.3f}] (per seed "
+      f"{np.round(out['auroc_pr_per_seed'], 3).tolist()}); mean over model seeds, 95% interval over "
+      f"model seeds (seeds resampled, then points within each); medians std(h) "
+      f"{np.median(out['mem_std']):.3f} vs {np.median(out['gen_std']):.3f}, participation ratio "
+      f"{np.median(out['mem_pr']):.3f} vs {np.median(out['gen_pr']):.3f} (memorized vs generalized)",
       f"hybrid: columns per type (duplicated points, then modes) per seed {counts}; Cor. 3.4 "
       f"construction {out['hybrid_construction_counts'].tolist()}; WW^T distance "
       f"{np.round(out['hybrid_gram_distance'], 4).tolist()}",

@@ -28,9 +28,14 @@ def test_mixture_hybrid_columns_reach_the_construction_in_a_count_of_seeds(tmp_p
   assert exact.sum() >= 1, (counts, out["hybrid_gram_distance"])
   assert np.all(out["hybrid_margin"] > 0) and np.all(out["hybrid_within_cos_min"] > 0)
   assert out["mixture_margin"] > 0 and out["mixture_within_cos"][0] > 0 and out["mem_set_max_cos"] < 0
-  # the participation ratio reads the spiky vs balanced code (one model per kind: a bound far from
-  # chance, not the measured 0.978)
-  assert out["auroc_pr"] > 0.75, out["auroc_pr"]
+  # Fig. 4: the participation ratio reads the spiky vs balanced code. Mean over 3 model seeds,
+  # measured 0.880 (per seed 0.737-0.996; a memorizing model that splits its columns, Known
+  # discrepancy 3, scores lowest): asserted above chance with room for that spread, and the interval
+  # over model seeds contains the mean
+  assert out["auroc_pr"] > 0.6 and out["auroc_pr_per_seed"].shape == (3,), out["auroc_pr_per_seed"]
+  for score in ("std", "pr"):
+    lo, hi = out[f"auroc_{score}_ci"]
+    assert 0 <= lo <= out[f"auroc_{score}"] <= hi <= 1, (score, lo, hi)
   # the run record carries the data cards (no NaN strings: undefined numbers are None) and the
   # hypotheses; the Fig. 6 caption prints the hybrid card and the margins
   from figures import fig6_hybrid, style
