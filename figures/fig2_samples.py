@@ -1,9 +1,11 @@
 r"""Fig. 2: samples of the memorizing and the generalizing diffusion DAE beside their nearest training
 images, with the memorized fraction by the scale-aware copy label (:func:`dae_theory.copies.copy_report`:
 d₁/d₂ < 1/3 and relative L2 error < 0.1) and by the older, scale-blind cosine ≥ 0.95, and the sample
-quality numbers of ``sims.image_dae``. Tiles are raw pixels (mean added back) on one grey scale,
-[−1, 1] (black … white; values outside are clipped), so a sample's contrast is comparable with its
-image's. Reads ``python -m sims.image_dae``.
+quality numbers of ``sims.image_dae``. The histograms pool every seed's samples on one set of bins.
+The caption carries both models' data cards (``summary.json`` "data_cards",
+:func:`figures.style.card_text`): the two kinds share one training recipe. Tiles are raw pixels (mean
+added back) on one grey scale, [−1, 1] (black … white; values outside are clipped), so a sample's
+contrast is comparable with its image's. Reads ``python -m sims.image_dae``.
 
   python -m figures.fig2_samples --image_workdir runs/image_dae --out figures
 """
@@ -17,6 +19,7 @@ from figures import style
 RUNS = {"image": ("sims.image_dae", "runs/image_dae")}
 
 SHOW = 12
+LABEL_PT = 8
 
 
 def _seeds(v) -> str:
@@ -36,8 +39,11 @@ def quality_lines(a) -> list[str]:
   return lines
 
 
+CARDS = ("diffusion memorizing", "diffusion generalizing")
+
+
 def draw(loaded: dict, out_dir: str):
-  config, a, _ = loaded["image"]
+  config, a, summary = loaded["image"]
   import matplotlib.pyplot as plt
 
   style.apply()
@@ -50,8 +56,10 @@ def draw(loaded: dict, out_dir: str):
                "scale [−1, 1] for every tile", x=0.01, ha="left", fontsize=8)
   all_cos = np.concatenate([a["mem_nn_cos"].ravel(), a["gen_nn_cos"].ravel()])
   all_cos = all_cos[np.isfinite(all_cos)]
-  # one set of bins for every seed and both models
+  # one set of bins for every seed and both models (the finite cosines; a sample the sampler
+  # overflowed on has none and is counted in the summary instead)
   bins = np.linspace(min(0.3, float(all_cos.min())) if all_cos.size else 0.3, 1, 36)
+  n_seeds = a["mem_nn_cos"].shape[0]
   for row, (name, title, train_set) in enumerate((
       ("mem", f"memorizing ({config['n_memorize']} training images)", train[a["mem_idx"]]),
       ("gen", f"generalizing ({train.shape[0]} training images)", train))):
@@ -61,20 +69,26 @@ def draw(loaded: dict, out_dir: str):
     pair = np.concatenate([smp[:SHOW], train_set[idx[:SHOW]]]) + mean
     labels = [f"{c:.2f}|{e:.2f}{'*' if k else ''}" for c, e, k in zip(cos[:SHOW], rel[:SHOW], cp[:SHOW])]
     style.image_grid(ax, pair, side, SHOW, labels=labels + [""] * SHOW, vmin=-1.0, vmax=1.0)
-    ax.set_title(f"{title}: memorized fraction per seed\nscale-aware copy label "
+    for text in ax.texts:  # image_grid labels at 6 pt; the house minimum is 8
+      text.set_fontsize(LABEL_PT)
+    ax.set_title(f"({'ac'[row]}) {title}: memorized fraction per seed\nscale-aware copy label "
                  f"{_seeds(a[f'{name}_copy_fraction'])}   |   cosine ≥ {thr}: "
                  f"{_seeds(a[f'{name}_fraction'])}", loc="left")
     hx = fig.add_subplot(grid[row, 1])
-    hx.hist(a[f"{name}_nn_cos"].ravel(), bins=bins, color=f"C{row}")
-    hx.axvline(thr, color="k", ls="--", lw=1)
+    c_all = a[f"{name}_nn_cos"].ravel()
+    hx.hist(c_all[np.isfinite(c_all)], bins=bins, color=f"C{row}")
+    hx.axvline(thr, color="k", ls="--", lw=1, label=f"cosine {thr}")
+    hx.set_title(f"({'bd'[row]}) {'memorizing' if row == 0 else 'generalizing'}", loc="left")
     hx.set_xlabel("nearest-training cosine")
-    hx.set_ylabel("samples (all seeds)")
+    hx.set_ylabel(f"samples (all {n_seeds} seeds)")
+    if row == 0:
+      hx.legend(frameon=False, loc="upper left")
   tx = fig.add_subplot(grid[2, :])
   tx.axis("off")
-  tx.text(0, 1, "sample quality (medians, per seed; held-out = the real digits not in the training "
+  tx.text(0, 1, "(e) sample quality (medians, per seed; held-out = the real digits not in the training "
           "split; classifier = logistic regression on the training digits):\n"
           + "\n".join(l.replace("); ", ");\n    ", 1) for l in quality_lines(a)), va="top", ha="left",
-          fontsize=7.5, transform=tx.transAxes)
+          fontsize=8, transform=tx.transAxes)
   fig.tight_layout()
   q = quality_lines(a)
   caption = (f"Fig. 2 ({config['dataset']}): memorized fraction of the memorizing DAE "
@@ -82,7 +96,9 @@ def draw(loaded: dict, out_dir: str):
              f"{_seeds(a['mem_copy_fraction'])}) vs {a['mem_fraction'].mean():.2f} by cosine ≥ {thr} "
              f"(seeds {_seeds(a['mem_fraction'])}); generalizing DAE {a['gen_copy_fraction'].mean():.2f} "
              f"vs {a['gen_fraction'].mean():.2f} ({len(a['mem_fraction'])} seeds × "
-             f"{a['mem_samples'].shape[1]} samples). Sample quality (medians) — {q[0]}; {q[1]}.")
+             f"{a['mem_samples'].shape[1]} samples; histograms: all seeds on one set of bins). Sample "
+             f"quality (medians) — {q[0]}; {q[1]}. Data cards (one shared recipe for both): "
+             + " ".join(style.card_text(summary["data_cards"][n], n) for n in CARDS) + ".")
   return style.save(fig, out_dir, "fig2_samples"), caption
 
 

@@ -2,7 +2,11 @@ r"""Fig. 3: encoder columns of a memorizing and a generalizing DAE (σ = 0.2) as
 colour map (RdBu_r, each tile scaled symmetrically to its own largest |value|, so white is 0). (a) The
 memorizing model's live columns, sorted by norm, each beside its best-matching (centred) training image
 with their cosine; (b) the generalizing model's top columns by norm, each labelled with its best cosine
-to an image of its training set. Reads ``python -m sims.image_dae``.
+to an image of its training set. Both panels show model seed 0; the caption adds, over every model
+seed of the run, the live-column counts, the lowest best cosine of a memorizing live column, how many
+memorized images have a live column at cosine ≥ 0.95, and the highest best cosine of a generalizing
+column, with both models' data cards (the recipe, shared or the reference's per-kind one, is in them).
+Reads ``python -m sims.image_dae``.
 
   python -m figures.fig3_columns --image_workdir runs/image_dae --out figures
 """
@@ -30,12 +34,35 @@ def _tile(ax, img: np.ndarray, side: int, label: str | None = None, color: str =
   for spine in ax.spines.values():
     spine.set_visible(False)
   if label is not None:
-    ax.set_xlabel(label, fontsize=7, labelpad=2, color=color)
+    ax.set_xlabel(label, fontsize=8, labelpad=2, color=color)
   return im
 
 
+CARDS = ("plain memorizing", "plain generalizing")
+
+
+def _span(v, fmt: str = "{:.3f}") -> str:
+  """``min–max`` of ``v`` (one value when they are equal)."""
+  lo, hi = fmt.format(np.min(v)), fmt.format(np.max(v))
+  return lo if lo == hi else f"{lo}–{hi}"
+
+
+def seed_lines(config: dict, a: dict) -> str:
+  """The over-seeds sentence of the caption (every plain-DAE model seed of the run)."""
+  s, k = len(a["mem_live_count"]), config["n_memorize"]
+  full = int(np.sum(a["mem_images_stored"] == k))
+  return (f"Over {s} model seeds: memorizing live columns {_span(a['mem_live_count'], '{:d}')}, lowest "
+          f"best cosine of a live column {_span(a['mem_live_cos_min'])}, all {k} memorized images "
+          f"stored in a live column (cosine ≥ 0.95) in {full} of {s} seeds; generalizing live columns "
+          f"{_span(a['gen_live_count'], '{:d}')}, highest best cosine {_span(a['gen_live_cos_max'])}")
+
+
 def draw(loaded: dict, out_dir: str):
-  config, a, _ = loaded["image"]
+  config, a, summary = loaded["image"]
+  a_all, a = a, dict(a)
+  for k in ("w", "col_norm", "col_live", "col_cos", "col_match"):  # the panels show seed 0
+    for name in ("mem", "gen"):
+      a[f"{name}_{k}"] = a[f"{name}_{k}"][0]
   import matplotlib.pyplot as plt
 
   style.apply()
@@ -62,8 +89,11 @@ def draw(loaded: dict, out_dir: str):
     _tile(top.add_subplot(grid[r, 3 * c + 1]), mem_set[match], side,
           f"img {match + 1}, {cos[u]:.2f}", color="0.3")
   title = f"memorizing ({config['n_memorize']} images)"
+  per_image = np.bincount(a["mem_col_match"][live], minlength=len(mem_set))
   lines.append(f"{title}: {live.sum()} of {len(live)} columns live (norm > "
-               f"{metrics.LIVE_COLUMN:.0%} of max), best cosine {cos[live].min():.3f}–{cos[live].max():.3f}")
+               f"{metrics.LIVE_COLUMN:.0%} of max), best cosine {cos[live].min():.3f}–"
+               f"{cos[live].max():.3f}, {_span(per_image, '{:d}')} live columns per image (column "
+               f"splitting)")
   top.suptitle(f"(a) {lines[-1]}\n{len(order)} live columns by norm, each beside its best-matching "
                f"training image (labels: column; image, cosine)", x=0.02, ha="left", fontsize=9)
   if im is not None:
@@ -87,9 +117,13 @@ def draw(loaded: dict, out_dir: str):
                f"{metrics.LIVE_COLUMN:.0%} of max), best cosine {cos[live].min():.3f}–{cos[live].max():.3f}")
   bottom.suptitle(f"(b) {lines[-1]}\ntop {len(order)} columns by norm (label: best cosine to a "
                   f"training image)", x=0.02, ha="left", fontsize=9)
-  caption = (f"Fig. 3 ({config['dataset']}, σ = {config['sigma']}; diverging colour map, each tile "
-             f"scaled to ±its largest |value|): " + "; ".join(lines) + "; each memorizing column is "
-             f"shown beside its best-matching training image.")
+  recipe = ("one shared recipe for both kinds" if config.get("plain_recipe") == "shared" else
+            "the reference code's per-kind recipes (the kinds differ in λ and optimizer)")
+  caption = (f"Fig. 3 ({config['dataset']}, σ = {config['sigma']}, {recipe}; diverging colour map, "
+             f"each tile scaled to ±its largest |value|; panels: model seed 0): " + "; ".join(lines)
+             + "; each memorizing column is shown beside its best-matching training image. "
+             + seed_lines(config, a_all) + ". Data cards: "
+             + " ".join(style.card_text(summary["data_cards"][n], n) for n in CARDS) + ".")
   return style.save(fig, out_dir, "fig3_columns"), caption
 
 

@@ -166,6 +166,11 @@ def test_memorization_set_needs_room(tmp_path):
     (dict(dataset="folder"), "--image_folder must be given exactly when --dataset folder"),
     (dict(threshold=1.5), "--threshold must be in \\(0, 1\\]"),
     (dict(sigma=0.0), "--sigma must be > 0"),
+    (dict(plain_recipe="mine"), "--plain_recipe must be one of \\('shared', 'reference'\\)"),
+    (dict(plain_optimizer="lbfgs"), "--plain_optimizer must be one of"),
+    (dict(plain_seeds=1), "--plain_seeds must be >= 2"),
+    (dict(plain_weight_decay=-1.0), "--plain_weight_decay must be >= 0"),
+    (dict(learning_rate=0.0), "--learning_rate must be > 0"),
 ])
 def test_bad_image_flags_are_named(kwargs, message):
   from sims import image_dae
@@ -205,10 +210,15 @@ def test_image_sim_on_a_users_folder_keeps_good_images_and_names_the_bad_one(tmp
 
 
 def test_image_sim_records_the_scale_aware_copy_label_and_sample_quality(tmp_path):
-  """Issue 13 A/B: beside the cosine label the sim stores the scale-aware copy report per sample and
-  the copy fraction per seed, and finite sample-quality medians; Fig. 2 draws them. The copy fraction
-  is not assumed to be at most the cosine fraction (the two labels need not nest)."""
-  from figures import fig2_samples, style
+  """Issue 13 A/B/F and item 9 on one smoke run: beside the cosine label the sim stores the
+  scale-aware copy report per sample and the copy fraction per seed, and finite sample-quality medians;
+  every model kind has a data card whose training settings are the config's (one recipe for both
+  kinds of each pair); the plain DAEs' per-seed column statistics agree with the stored columns, and
+  Fig. 4's AUROCs are the mean over model seeds of the AUROC recomputed from the stored scores, inside
+  a bootstrap interval in [0, 1]. Figures 2-4 draw it with the cards in their captions. The copy
+  fraction is not assumed to be at most the cosine fraction (the two labels need not nest)."""
+  from dae_theory import detection
+  from figures import fig2_samples, fig3_columns, fig4_std, style
   from sims import image_dae
 
   cfg = image_dae.Config.smoke()
@@ -226,15 +236,82 @@ def test_image_sim_records_the_scale_aware_copy_label_and_sample_quality(tmp_pat
       assert np.all(np.isfinite(out[f"{name}_{k}"])) and out[f"{name}_{k}"].shape == (cfg.seeds,), k
     assert np.isfinite(out[f"{name}_heldout_nn_dist_median"])
     assert np.all((0 <= out[f"{name}_outside_fraction"]) & (out[f"{name}_outside_fraction"] <= 1))
+    # plain DAEs: one entry per model seed, consistent with the stored columns
+    s = cfg.plain_seeds
+    assert out[f"{name}_w"].shape == (s, 64, cfg.width)
+    np.testing.assert_array_equal(out[f"{name}_live_count"], out[f"{name}_col_live"].sum(1))
+    for i in range(s):
+      live = out[f"{name}_col_live"][i]
+      assert out[f"{name}_live_cos_min"][i] == out[f"{name}_col_cos"][i][live].min()
+      assert out[f"{name}_live_cos_max"][i] == out[f"{name}_col_cos"][i][live].max()
+    assert out[f"{name}_std"].shape == (s, cfg.n_memorize * cfg.draws)
+  assert np.all((0 <= out["mem_images_stored"]) & (out["mem_images_stored"] <= cfg.n_memorize))
   assert 0 < out["heldout_confidence_median"] <= 1
+  # Fig. 4: per-seed AUROC = the AUROC of that seed's stored scores; the estimate is their mean
+  labels = np.r_[np.ones(out["mem_std"].shape[1]), np.zeros(out["gen_std"].shape[1])]
+  for score, sign, key in (("std", 1, "std"), ("pr", -1, "pr")):
+    per = [detection.auroc(labels, sign * np.r_[m, g])
+           for m, g in zip(out[f"mem_{key}"], out[f"gen_{key}"])]
+    np.testing.assert_allclose(out[f"auroc_{score}_per_seed"], per, rtol=1e-12)
+    np.testing.assert_allclose(out[f"auroc_{score}"], np.mean(per), rtol=1e-12)
+    lo, hi = out[f"auroc_{score}_ci"]
+    assert 0 <= lo <= hi <= 1
+  lo, hi = out["auroc_pr_minus_std_ci"]
+  assert -1 <= lo <= hi <= 1
+  # data cards: every kind, the config's settings, one recipe per pair
+  cards = out["data_cards"]
+  assert set(cards) == {"diffusion memorizing", "diffusion generalizing", "plain memorizing",
+                        "plain generalizing"}
+  for kind in ("memorizing", "generalizing"):
+    dc, pc = cards[f"diffusion {kind}"], cards[f"plain {kind}"]
+    assert (dc["learning_rate"], dc["lam"], dc["steps"], dc["seeds"], dc["p"]) == (
+        cfg.learning_rate, 64 * cfg.weight_decay / 4, cfg.diffusion_steps, cfg.seeds,
+        cfg.diffusion_width)
+    assert (pc["learning_rate"], pc["lam"], pc["steps"], pc["seeds"], pc["p"]) == (
+        cfg.plain_learning_rate, 64 * cfg.plain_weight_decay / 4, cfg.plain_steps, cfg.plain_seeds,
+        cfg.width)
+  assert cards["plain memorizing"]["n"] == cfg.n_memorize and cards["plain memorizing"]["obtuse"]
   lines = image_dae.summary(out, cfg)
   assert any("copy fraction (scale-aware" in l for l in lines)
   assert any("classifier confidence" in l for l in lines)
-  paths, caption = fig2_samples.draw({"image": style.load_run(str(tmp_path / "run"),
-                                                               "sims.image_dae")}, str(tmp_path))
+  loaded = {"image": style.load_run(str(tmp_path / "run"), "sims.image_dae")}
+  assert loaded["image"][2]["data_cards"] == cards  # the record keeps them
+  paths, caption = fig2_samples.draw(loaded, str(tmp_path))
   assert all(os.path.exists(p) for p in paths)
   assert "scale-aware copy label" in caption and "by cosine" in caption
   assert "classifier confidence" in caption
+  assert style.card_text(cards["diffusion memorizing"], "diffusion memorizing") in caption
+  _, caption = fig3_columns.draw(loaded, str(tmp_path))
+  assert f"Over {cfg.plain_seeds} model seeds" in caption
+  assert style.card_text(cards["plain generalizing"], "plain generalizing") in caption
+  # Fig. 4 against a one-model record (the mixture half may have no interval): said in the caption
+  one = {k: v for k, v in loaded["image"][1].items() if not k.startswith("auroc_") or
+         k in ("auroc_std", "auroc_pr")}
+  loaded["mixture"] = (loaded["image"][0], one, {"lines": []})
+  _, caption = fig4_std.draw(loaded, str(tmp_path))
+  assert f"mean over {cfg.plain_seeds} model seeds" in caption
+  assert "interval over model seeds" in caption and "no interval over model seeds" in caption
+
+
+def test_the_plain_recipes_share_settings_or_name_the_reference():
+  """--plain_recipe shared gives both kinds the same optimizer, rate, λ and steps; reference gives
+  the reference code's per-kind values (λ = d·wd/4: 0.16 vs 1.6e-3 on digits), and the data cards say
+  which (no training: the recipe and the cards only)."""
+  from sims import image_dae
+
+  x = np.random.default_rng(0).normal(size=(40, 64))
+  shared = image_dae.Config.smoke()
+  mem, gen = image_dae.plain_recipe(shared, "mem"), image_dae.plain_recipe(shared, "gen")
+  assert mem == gen
+  ref = shared.__class__(**{**shared.__dict__, "plain_recipe": "reference"})
+  mem, gen = image_dae.plain_recipe(ref, "mem"), image_dae.plain_recipe(ref, "gen")
+  assert (mem["optimizer"], gen["optimizer"]) == ("rmsprop", "adam")
+  assert mem["steps"] == gen["steps"] == ref.plain_steps
+  cards = image_dae.data_cards(ref, x[:3], x, np.arange(40) % 4)
+  np.testing.assert_allclose([cards["plain memorizing"]["lam"], cards["plain generalizing"]["lam"]],
+                             [0.16, 1.6e-3], rtol=1e-12)
+  assert cards["plain memorizing"]["optimizer"] == "rmsprop (constant rate)"
+  assert cards["diffusion memorizing"]["lam"] == cards["diffusion generalizing"]["lam"]
 
 
 def test_non_finite_samples_are_never_copies():
