@@ -44,16 +44,54 @@ def steered_dae(params: DAEParams, v, a) -> Callable:
   return steer(lambda y: jax.nn.relu(y @ params.w1), lambda h: h @ params.decoder.T, v, a)
 
 
-def steered_diffusion_denoiser(params: diffusion.DiffusionParams, v, a) -> Callable:
-  """Eq. 11 in the time-conditioned DAE (docs/theory.md §9), for use in the sampler:
-  x̂₀(y, σ) = W((relu(Wᵀy) + a·v) ⊙ exp(MLP(log σ))) + s·y."""
+def steered_diffusion_denoiser(params: diffusion.DiffusionParams, v, a, window=None) -> Callable:
+  r"""Eq. 11 in the time-conditioned DAE (docs/theory.md §9), for use in the sampler:
+
+  .. math::
+      \hat x_0(y, \sigma) = W\big((\mathrm{relu}(W^\top y) + a\,1[\sigma \in \Omega]\,v)
+      \odot \exp(\mathrm{MLP}(\log\sigma))\big) + s\,y,
+
+  with the steering window Ω = [σ_lo, σ_hi] (``window``; default: every σ, Ω = [0, ∞)). Outside Ω
+  the denoiser is the model's own, exactly (the steering term is multiplied by 0), so a sampler
+  steered only at high noise finishes the image with the unsteered model.
+
+  Args:
+    params: the model.
+    v: ``(p,)`` steering vector.
+    a: steering strength (a scalar, may be traced).
+    window: optional ``(sigma_lo, sigma_hi)`` with 0 <= sigma_lo < sigma_hi (finite).
+
+  Returns:
+    ``den(y (n, d), sigma (n,)) -> (n, d)``.
+
+  Raises:
+    ValueError: a bad window.
+  """
   v = jnp.asarray(v)
+  if window is not None:
+    lo, hi = window_bounds(window)
 
   def den(y, sigma):
-    h = diffusion.representation(params, y) + a * v[None, :]
+    step = a
+    if window is not None:
+      inside = (sigma >= lo) & (sigma <= hi)  # (n,)
+      step = a * inside.astype(y.dtype)[:, None]
+    h = diffusion.representation(params, y) + step * v[None, :]
     return (h * diffusion.modulation(params, sigma)) @ params.w.T + params.skip * y
 
   return den
+
+
+def window_bounds(window) -> tuple[float, float]:
+  """``(sigma_lo, sigma_hi)`` as floats after checking 0 <= sigma_lo < sigma_hi, both finite
+  (ValueError naming ``window`` otherwise)."""
+  try:
+    lo, hi = (float(w) for w in window)
+  except (TypeError, ValueError):
+    raise ValueError(f"window must be a pair (sigma_lo, sigma_hi), got {window!r}.") from None
+  if not (np.isfinite(lo) and np.isfinite(hi) and 0 <= lo < hi):
+    raise ValueError(f"window must satisfy 0 <= sigma_lo < sigma_hi (finite), got ({lo}, {hi}).")
+  return lo, hi
 
 
 def path_metrics(x, prob) -> dict[str, np.ndarray]:
@@ -112,13 +150,15 @@ def _first_crossing(a: np.ndarray, p: np.ndarray, level: float) -> float:
   return a[k - 1] + (level - p[k - 1]) / (p[k] - p[k - 1]) * (a[k] - a[k - 1])
 
 
-def transition_metrics(a, prob, *, x=None, manifold=None) -> dict[str, np.ndarray]:
+def transition_metrics(a, prob, *, x=None, manifold=None, guard: str = "stop"
+                       ) -> dict[str, np.ndarray]:
   r"""How sharp the rise of P(target) along each steering path is, in numbers that do not saturate
   (docs/experiments.md §4.2: the width in a from 0.1 to 0.9 and the largest ΔP per Δa; docs/theory.md
   §10.2 for the jump share).
 
-  Per path, over the levels k = 0 … K−1 it keeps (all L levels, or those before the first level off
-  the manifold when ``manifold`` is given):
+  Per path, over the levels k = 0 … K−1 it keeps (all L levels; with ``manifold``, those before the
+  first level off the manifold for ``guard="stop"``, or every level on it, in order, for
+  ``guard="on"``; a_k, P_k and x_k below are the kept levels' values):
 
   * ``a_10``, ``a_90``: the first crossing of P = 0.1 and of P = 0.9 (:data:`TRANSITION_LOW`,
     :data:`TRANSITION_HIGH`), by linear interpolation between the grid points around it: with k the
@@ -126,16 +166,25 @@ def transition_metrics(a, prob, *, x=None, manifold=None) -> dict[str, np.ndarra
     NaN where the level is never reached, or where the path already starts at or above it (the
     crossing lies left of the grid); ``crossed_10`` / ``crossed_90`` say which.
   * ``width_10_90`` = a_90 − a_10 (NaN unless both are crossed). It is >= 0 (P must pass 0.1 before
-    it first reaches 0.9) and >= 0.8 / max_slope; a single jump from 0 to 1 within one grid step Δa
+    it first reaches 0.9) and, when the kept levels are adjacent (always except for ``guard="on"``),
+    >= 0.8 / max_slope; a single jump from 0 to 1 within one grid step Δa
     gives the grid's resolution 0.8 Δa, an even ramp from 0 at a_0 to 1 at a_{L−1} gives
     0.8 (a_{L−1} − a_0).
   * ``max_slope`` = max_k (P_{k+1} − P_k) / (a_{k+1} − a_k), the steepest rise between consecutive
     levels (signed: negative for a path that only falls). ΔP / Δa for a single jump, the constant
-    slope 1 / (a_{L−1} − a_0) for an even ramp from 0 to 1. NaN where K < 2.
-  * ``jump_share_even`` = J · (K − 1), the jump share J = max_k s_k / Σ_k s_k of the steps s_k
-    divided by the jump share 1/(K − 1) of an even path: 1 for a path of equal steps, K − 1 for a
-    single jump. The steps are s_k = ‖x_{k+1} − x_k‖ when ``x`` is given (the jump share of
-    :func:`path_metrics`), else s_k = |P_{k+1} − P_k|. NaN where K < 2 or the path does not move.
+    slope 1 / (a_{L−1} − a_0) for an even ramp from 0 to 1. NaN where there is no step.
+  * ``jump_share_even`` = J · S, the jump share J = max_k s_k / Σ_k s_k of the S steps s_k divided
+    by the jump share 1/S of an even path: 1 for a path of equal steps, S for a single jump. The
+    steps are s_k = ‖x_{k+1} − x_k‖ when ``x`` is given (the jump share of :func:`path_metrics`),
+    else s_k = |P_{k+1} − P_k|. NaN where there is no step or the path does not move.
+
+  The steps of ``max_slope`` and ``jump_share_even`` join **adjacent** grid levels that are both
+  kept: S = K − 1 without a manifold and with ``guard="stop"``; with ``guard="on"`` a step across an
+  off-manifold stretch (kept levels k and k + j, j > 1) is not one (it was taken off the manifold),
+  so a path that moves evenly still has jump share 1. The crossings a_10 and a_90 interpolate between
+  consecutive kept levels, across such a stretch too.
+  * ``reached_90``: some kept level has P >= 0.9 (True also for a path that starts there, which
+    has no crossing; False where K = 0).
   * ``levels_kept`` = K.
 
   Args:
@@ -143,9 +192,12 @@ def transition_metrics(a, prob, *, x=None, manifold=None) -> dict[str, np.ndarra
     prob: ``(levels, paths)`` P(target) at each level, in [0, 1] at every kept level (entries at levels
       dropped by ``manifold`` are not read and may be NaN).
     x: optional ``(levels, paths, d)`` outputs, for the jump share (finite at every kept level).
-    manifold: optional ``(levels, paths)`` bool, e.g. ``on_manifold(...).on``; a path keeps only its
-      levels before its first False, so the metrics describe the transition on the data and not the
-      blow-up after it.
+    manifold: optional ``(levels, paths)`` bool, e.g. ``on_manifold(...).on``. With ``guard="stop"``
+      a path keeps only its levels before its first False, so the metrics describe the transition on
+      the data and not the blow-up after it; with ``guard="on"`` it keeps every level where it is
+      True (a path that starts off the manifold, e.g. a sample at half the data norm, and is steered
+      onto it keeps the levels where it is on; see above for the steps).
+    guard: ``"stop"`` or ``"on"`` (only read with ``manifold``).
 
   Returns:
     dict of ``(paths,)`` arrays with the keys above.
@@ -164,16 +216,22 @@ def transition_metrics(a, prob, *, x=None, manifold=None) -> dict[str, np.ndarra
     raise ValueError(f"prob must be real numbers, got dtype {prob.dtype}.")
   prob = prob.astype(np.float64)
   paths = prob.shape[1]
+  if guard not in ("stop", "on"):
+    raise ValueError(f"guard must be 'stop' or 'on', got {guard!r}.")
   if manifold is None:
-    kept = np.full(paths, levels, dtype=np.int64)
+    mask = np.ones((levels, paths), dtype=bool)
   else:
     manifold = np.asarray(manifold)
     if manifold.shape != prob.shape or manifold.dtype != np.bool_:
       raise ValueError(f"manifold must be a bool array of shape {prob.shape} like prob, got "
                        f"{manifold.dtype} of shape {manifold.shape}.")
-    off = ~manifold
-    kept = np.where(off.any(0), np.argmax(off, 0), levels).astype(np.int64)
-  mask = np.arange(levels)[:, None] < kept[None, :]  # (levels, paths): the kept levels
+    if guard == "stop":
+      off = ~manifold
+      stop = np.where(off.any(0), np.argmax(off, 0), levels)
+      mask = np.arange(levels)[:, None] < stop[None, :]  # (levels, paths): the kept levels
+    else:
+      mask = manifold.copy()
+  kept = mask.sum(0).astype(np.int64)
   bad = mask & ~((prob >= 0) & (prob <= 1))
   if bad.any():
     k, j = np.argwhere(bad)[0]
@@ -197,22 +255,25 @@ def transition_metrics(a, prob, *, x=None, manifold=None) -> dict[str, np.ndarra
          ("a_10", "a_90", "width_10_90", "max_slope", "jump_share_even")}
   for j in range(paths):
     K = int(kept[j])
-    aj, pj = a[:K], prob[:K, j]
+    rows = np.flatnonzero(mask[:, j])
+    aj, pj = a[rows], prob[rows, j]
     out["a_10"][j] = _first_crossing(aj, pj, TRANSITION_LOW)
     out["a_90"][j] = _first_crossing(aj, pj, TRANSITION_HIGH)
-    if K < 2:
+    adjacent = np.diff(rows) == 1  # steps between neighbouring grid levels, both kept
+    if not adjacent.any():
       continue
-    out["max_slope"][j] = np.max(np.diff(pj) / np.diff(aj))
+    out["max_slope"][j] = np.max((np.diff(pj) / np.diff(aj))[adjacent])
     if x is not None:
-      steps = np.linalg.norm(np.diff(x[:K, j], axis=0), axis=-1)
+      steps = np.linalg.norm(np.diff(x[rows, j], axis=0), axis=-1)[adjacent]
     else:
-      steps = np.abs(np.diff(pj))
+      steps = np.abs(np.diff(pj))[adjacent]
     total = steps.sum()
     if total > 0:
-      out["jump_share_even"][j] = steps.max() / total * (K - 1)
+      out["jump_share_even"][j] = steps.max() / total * steps.size
   out["width_10_90"] = out["a_90"] - out["a_10"]
   out["crossed_10"] = np.isfinite(out["a_10"])
   out["crossed_90"] = np.isfinite(out["a_90"])
+  out["reached_90"] = np.any(mask & (np.nan_to_num(prob, nan=-1.0) >= TRANSITION_HIGH), 0)
   out["levels_kept"] = kept
   return out
 
@@ -341,3 +402,78 @@ def pixel_interpolation(x_source, x_target, a_grid) -> np.ndarray:
                      f"of them a single row.")
   t = (a / a[-1])[:, None, None]
   return (1 - t) * src[None] + t * tgt[None]
+
+
+class SeedInterval(NamedTuple):
+  """A mean over model seeds with a two-level bootstrap interval (:func:`seed_bootstrap`).
+
+  Attributes:
+    mean: mean over the seeds that have a value of each seed's mean over its paths (NaN if none).
+    lo, hi: the percentile interval of the resample means (NaN if no resample has a value).
+    seeds_used: seeds with at least one finite path value.
+    paths_used: finite path values in all.
+  """
+
+  mean: float
+  lo: float
+  hi: float
+  seeds_used: int
+  paths_used: int
+
+
+def seed_bootstrap(values, n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> SeedInterval:
+  r"""The mean of a per-path quantity over **model seeds**, with an interval that resamples seeds,
+  then paths within each drawn seed (the two-stage bootstrap of hierarchical data, as
+  :func:`dae_theory.detection.hierarchical_bootstrap` for detection).
+
+  The estimate is :math:`\bar m = \frac1{S'}\sum_s \bar v_s`, :math:`\bar v_s` the mean of seed s's
+  finite path values and S' the number of seeds that have one: every model counts once, however
+  many of its paths have a value (NaN marks a path without one, e.g. a path that never crosses
+  P = 0.9). A resample draws S seeds with replacement, then each drawn seed's P paths with
+  replacement, and takes the same mean (a drawn seed whose drawn paths are all NaN is left out; a
+  resample with no value at all is dropped). The interval is the ``level`` percentile interval of the
+  resample means. With few seeds the percentile method under-covers; with one seed it is an interval
+  over paths of that model only (the caller should say so).
+
+  Args:
+    values: ``(seeds, paths)`` per-path values, NaN where a path has none.
+    n_boot: resamples, >= 1.
+    level: coverage in (0, 1).
+    seed: NumPy generator seed (the resamples depend only on it and the shape).
+
+  Returns:
+    SeedInterval.
+
+  Raises:
+    ValueError: a bad shape or argument, or infinite values.
+  """
+  v = np.asarray(values, np.float64)
+  if v.ndim != 2 or 0 in v.shape:
+    raise ValueError(f"values must have shape (seeds, paths) with both >= 1, got {v.shape}.")
+  if np.isinf(v).any():
+    raise ValueError("values must be finite or NaN (no path value), got inf.")
+  if not (isinstance(n_boot, (int, np.integer)) and n_boot >= 1):
+    raise ValueError(f"n_boot must be an integer >= 1, got {n_boot!r}.")
+  if not 0 < level < 1:
+    raise ValueError(f"level must lie in (0, 1), got {level}.")
+  ok = np.isfinite(v)
+  used = ok.any(1)
+  if not used.any():
+    return SeedInterval(np.nan, np.nan, np.nan, 0, 0)
+  per_seed = np.array([v[s, ok[s]].mean() for s in np.flatnonzero(used)])
+  s_count, p_count = v.shape
+  rng = np.random.default_rng(seed)
+  rows = rng.integers(0, s_count, (n_boot, s_count))  # (boot, seeds)
+  cols = rng.integers(0, p_count, (n_boot, s_count, p_count))  # (boot, seeds, paths)
+  draw = v[rows[..., None], cols]  # (boot, seeds, paths)
+  fin = np.isfinite(draw)
+  count = fin.sum(-1)
+  has = count > 0  # (boot, seeds): the drawn seed has a value in this draw
+  seed_means = np.where(fin, draw, 0.0).sum(-1) / np.maximum(count, 1)
+  n_has = has.sum(1)
+  boot = (np.where(has, seed_means, 0.0).sum(1) / np.maximum(n_has, 1))[n_has > 0]
+  if boot.size == 0:
+    lo = hi = np.nan
+  else:
+    lo, hi = np.percentile(boot, [50 * (1 - level), 50 * (1 + level)])
+  return SeedInterval(float(per_seed.mean()), float(lo), float(hi), int(used.sum()), int(ok.sum()))

@@ -208,6 +208,8 @@ def test_pixel_interpolation_is_the_straight_line_in_a_over_a_max():
     (lambda: st.transition_metrics([0.0, 1.0], [[0.5], [np.nan]]), r"prob\[1, 0\] = nan"),
     (lambda: st.transition_metrics([0.0, 1.0], [[0.5], [0.5]], manifold=np.ones((2, 1))),
      "manifold must be a bool array of shape"),
+    (lambda: st.transition_metrics([0.0, 1.0], [[0.5], [0.5]], manifold=np.ones((2, 1), bool),
+                                   guard="cut"), "guard must be 'stop' or 'on', got 'cut'"),
     (lambda: st.transition_metrics([0.0, 1.0], [[0.5], [0.5]], x=np.ones((2, 3))),
      r"x must have shape \(levels, paths, d\)"),
     (lambda: st.transition_metrics([0.0, 1.0], [[0.5], [0.5]], x=np.full((2, 1, 3), np.nan)),
@@ -240,3 +242,144 @@ def test_pixel_interpolation_is_the_straight_line_in_a_over_a_max():
 def test_bad_input_is_named(call, message):
   with pytest.raises(ValueError, match=message):
     call()
+
+
+def test_random_monotone_paths_lie_between_the_jump_and_the_ramp():
+  """Any path rising from P = 0 at a_0 to P = 1 at a_max on the uniform grid A: its max slope lies in
+  [1/(a_max − a_0), 1/Δa] (the ramp's and the jump's: the mean slope is 1/(a_max − a_0) and no step
+  rises by more than 1), its jump share in [1, L − 1] (ramp, jump), its width >= 0.8 Δa (the jump's;
+  width >= 0.8 / max slope). The ramp is not the widest path: one that lingers at P = 0.1 is wider,
+  so the test claims no upper bound on the width."""
+  rng = np.random.default_rng(4)
+  raw = np.cumsum(rng.exponential(size=(LEVELS - 1, 200)) ** 3, 0)  # heavy tails: jumpy and even
+  prob = np.vstack([np.zeros((1, 200)), raw / raw[-1]])
+  m = st.transition_metrics(A, prob)
+  ref = st.transition_metrics(A, _jump_and_ramp())  # [jump, ramp]
+  tol = 1e-12  # relative, float64 (module docstring)
+  assert np.all(m["max_slope"] >= ref["max_slope"][1] * (1 - tol))
+  assert np.all(m["max_slope"] <= ref["max_slope"][0] * (1 + tol))
+  assert np.all(m["jump_share_even"] >= ref["jump_share_even"][1] * (1 - tol))
+  assert np.all(m["jump_share_even"] <= ref["jump_share_even"][0] * (1 + tol))
+  ok = np.isfinite(m["width_10_90"])
+  assert ok.mean() > 0.9  # nearly every path crosses 0.1 from below (P_0 = 0 < 0.1)
+  assert np.all(m["width_10_90"][ok] >= ref["width_10_90"][0] * (1 - 1e-10))
+  # the sample holds paths near both extremes, so the bounds are not vacuous
+  assert m["jump_share_even"].max() > 0.8 * (LEVELS - 1) and m["jump_share_even"].min() < 3
+
+
+def test_guard_on_keeps_the_on_manifold_levels_in_order():
+  """guard="on" equals the metrics of the on-manifold levels computed directly on that sub-grid; a
+  path that starts off the manifold keeps nothing when stopped and its on levels when guarded."""
+  prob = _jump_and_ramp()
+  on = np.ones_like(prob, dtype=bool)
+  on[:2, 0] = False  # the jump starts off the manifold (like a scaled copy) and is steered onto it
+  on[[3, 7, 8], 1] = False  # the ramp leaves twice
+  prob[[3, 7], 1] = np.nan  # not read
+  m = st.transition_metrics(A, prob, manifold=on, guard="on")
+  np.testing.assert_array_equal(m["levels_kept"], [LEVELS - 2, LEVELS - 3])
+  for j in range(2):  # crossings: interpolation between consecutive kept levels, as on a sub-grid
+    rows = np.flatnonzero(on[:, j])
+    ref = st.transition_metrics(A[rows], prob[rows, j:j + 1])
+    for name in ("a_10", "a_90", "width_10_90", "reached_90"):
+      np.testing.assert_array_equal(m[name][j], ref[name][0], err_msg=name)
+  # The jump (kept levels 2 … 10, contiguous) is the sub-grid path in every metric: one jump in 8 steps.
+  np.testing.assert_allclose(m["jump_share_even"][0], 8, rtol=RTOL)
+  np.testing.assert_allclose(m["max_slope"][0], 1 / DA, rtol=RTOL)
+  # The even ramp with gaps: only its steps between adjacent kept levels (0-1, 1-2, 4-5, 5-6, 9-10)
+  # count, all of ΔP = Δa = 0.1, so it still moves evenly (jump share 1) at slope 1; the sub-grid
+  # steps across the gaps (2→4, 6→9) would have made it look jumpy (largest 0.3 of 1.0 in 7 steps:
+  # 2.1).
+  np.testing.assert_allclose([m["jump_share_even"][1], m["max_slope"][1]], [1.0, 1.0], rtol=1e-12)
+  np.testing.assert_allclose(ref["jump_share_even"][0], 2.1, rtol=1e-12)
+  stopped = st.transition_metrics(A, prob, manifold=on)  # guard="stop" is the default
+  np.testing.assert_array_equal(stopped["levels_kept"], [0, 3])
+  assert not stopped["reached_90"][0] and m["reached_90"][0]
+
+
+def test_reached_counts_a_path_that_starts_above_the_level():
+  """A path at P = 1 throughout has no 0.9 crossing (it starts above) but has reached 0.9; a path
+  that stays at 0.5 has neither."""
+  prob = np.stack([np.ones(LEVELS), np.full(LEVELS, 0.5)], 1)
+  m = st.transition_metrics(A, prob)
+  np.testing.assert_array_equal(m["crossed_90"], [False, False])
+  np.testing.assert_array_equal(m["reached_90"], [True, False])
+
+
+def test_the_steering_window_leaves_the_model_exact_outside_it():
+  """With window (lo, hi) the steered denoiser equals the model's own denoiser exactly at σ outside
+  [lo, hi] and the unwindowed steered one exactly inside (the term is multiplied by 0 or 1, both
+  exact in floating point); at both edges σ = lo and σ = hi it steers."""
+  import jax
+  import jax.numpy as jnp
+
+  from dae_theory import diffusion
+
+  params = diffusion.init_params(jax.random.key(0), 6, 4)
+  params = params._replace(a2=0.3 * jax.random.normal(jax.random.key(1), params.a2.shape),
+                           skip=jnp.asarray(0.2, jnp.float32))
+  y = jax.random.normal(jax.random.key(2), (6, 6))
+  sigma = jnp.asarray([0.05, 0.5, 0.9, 2.0, 2.5, 0.49], jnp.float32)
+  inside = np.array([False, True, True, True, False, False])
+  v = jnp.abs(jax.random.normal(jax.random.key(3), (4,)))
+  windowed = np.asarray(st.steered_diffusion_denoiser(params, v, 1.7, window=(0.5, 2.0))(y, sigma))
+  steered = np.asarray(st.steered_diffusion_denoiser(params, v, 1.7)(y, sigma))
+  plain = np.asarray(diffusion.denoise(params, y, sigma))
+  np.testing.assert_array_equal(windowed[inside], steered[inside])
+  np.testing.assert_array_equal(windowed[~inside], plain[~inside])
+  assert np.all(np.abs(steered - plain).max(1) > 0)  # the steering term is not zero
+
+
+@pytest.mark.parametrize("window,message", [
+    ((0.5,), "window must be a pair"),
+    ((2.0, 0.5), r"0 <= sigma_lo < sigma_hi \(finite\), got \(2.0, 0.5\)"),
+    ((-0.1, 1.0), "0 <= sigma_lo < sigma_hi"),
+    ((0.1, np.inf), "0 <= sigma_lo < sigma_hi"),
+])
+def test_bad_windows_are_named(window, message):
+  with pytest.raises(ValueError, match=message):
+    st.window_bounds(window)
+
+
+def test_seed_bootstrap_counts_each_model_once():
+  """Seeds with constant values 0 and 1: the mean is 0.5 and the resample means take 0, 0.5, 1 with
+  probabilities 1/4, 1/2, 1/4, so the 95% interval is [0, 1] (P(no 0 among 1000 resamples) = 0.75¹⁰⁰⁰).
+  A seed's value is the mean of its finite paths: [0, NaN, NaN] and [1, 1, 1] give 0.5, not the pooled
+  0.25 · 0 + 0.75 · 1; an all-NaN seed is left out; no value at all gives NaN."""
+  iv = st.seed_bootstrap(np.array([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]]), n_boot=1000)
+  assert (iv.mean, iv.lo, iv.hi, iv.seeds_used, iv.paths_used) == (0.5, 0.0, 1.0, 2, 6)
+  iv = st.seed_bootstrap(np.array([[0.0, np.nan, np.nan], [1.0, 1.0, 1.0]]))
+  assert iv.mean == 0.5 and iv.paths_used == 4
+  iv = st.seed_bootstrap(np.array([[np.nan, np.nan], [1.0, 3.0]]))
+  assert (iv.mean, iv.seeds_used, iv.lo, iv.hi) == (2.0, 1, 1.0, 3.0)
+  assert np.isnan(st.seed_bootstrap(np.full((2, 3), np.nan)).mean)
+
+
+def test_seed_bootstrap_interval_is_driven_by_the_seeds():
+  """Five seeds whose path values are their seed offset plus small noise: the interval spans the seeds'
+  spread (it is wider than the within-seed one by about the ratio of the spreads) and contains the
+  mean. Monte Carlo coverage over 200 replicate experiments with a known mean of 0: the percentile
+  interval of 5 seeds under-covers (t-quantile and (S−1)/S ignored), so the rate is checked in
+  [0.7, 1] rather than at 0.95 (binomial s.e. of 200 draws at 0.85: 0.025)."""
+  rng = np.random.default_rng(5)
+  vals = rng.normal(size=(5, 1)) + 0.01 * rng.normal(size=(5, 40))
+  iv = st.seed_bootstrap(vals, n_boot=2000, seed=1)
+  assert iv.lo <= iv.mean <= iv.hi
+  assert iv.hi - iv.lo > 20 * 0.01 * 2 * 1.96 / np.sqrt(200)  # far wider than the paths alone give
+  hits = 0
+  for r in range(200):
+    v = rng.normal(size=(5, 1)) + rng.normal(size=(5, 10))
+    b = st.seed_bootstrap(v, n_boot=400, seed=r)
+    hits += b.lo <= 0.0 <= b.hi
+  assert 0.7 <= hits / 200 <= 1.0, hits
+
+
+@pytest.mark.parametrize("values,kwargs,message", [
+    (np.ones(3), {}, r"values must have shape \(seeds, paths\)"),
+    (np.ones((0, 3)), {}, r"values must have shape \(seeds, paths\) with both >= 1"),
+    (np.array([[1.0, np.inf]]), {}, "values must be finite or NaN"),
+    (np.ones((2, 2)), dict(n_boot=0), "n_boot must be an integer >= 1"),
+    (np.ones((2, 2)), dict(level=1.0), r"level must lie in \(0, 1\)"),
+])
+def test_seed_bootstrap_bad_input_is_named(values, kwargs, message):
+  with pytest.raises(ValueError, match=message):
+    st.seed_bootstrap(values, **kwargs)
