@@ -8,24 +8,113 @@ from dae_theory import steering as steer_lib
 from sims import steering
 
 
-def test_steering_is_jumpier_in_the_memorizing_model(tmp_path):
-  """Two seeds x 16 paths. Measured in the default run (3 x 32 paths): jump share 0.046 [0.043, 0.049]
-  memorizing vs 0.034 [0.032, 0.036] generalizing (even movement: 0.025)."""
-  cfg = steering.Config(seeds=2, paths=16, n_boot=100)
-  out = steering.run(cfg, str(tmp_path))
-  assert out["mem_jump_share_mean"] > out["gen_jump_share_mean"], (
-      out["mem_jump_share_mean"], out["gen_jump_share_mean"])
-  assert np.mean(out["gen_reached"]) >= 0.9, out["gen_reached"]
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+  """The smoke config (2 model seeds, 4 paths, 5 levels of a, 300 steps), run once for the tests
+  below. Its numbers are meaningless (tiny models); only structure and invariants are checked."""
+  import json
+
+  cfg = steering.Config.smoke()
+  workdir = tmp_path_factory.mktemp("steering")
+  out = steering.run(cfg, str(workdir), log=lambda *_: None)
+  with open(workdir / "summary.json") as f:
+    summ = json.load(f)
+  return cfg, out, summ
+
+
+def test_steering_record_structure_and_invariants(smoke_run):
+  """Probabilities in [0, 1] (NaN only for a non-finite output), on-manifold fractions in [0, 1],
+  widths >= 0 and (where no kept step spans a gap) no smaller than 0.8 / max slope, reached in {0, 1}, jump shares >= 1 (the even
+  path's); both target classes and the pixel baseline present; the two targets share their a = 0
+  samples (same noise) and the pixel baseline starts from the generalizing model's; its motion is
+  even (jump share 1)."""
+  cfg, out, summ = smoke_run
+  stored, other = (int(c) for c in out["target_classes"])
+  assert stored != other and 0 <= other <= 9 and 0 <= stored <= 9
+  shape = (cfg.seeds, cfg.levels, cfg.paths)
+  for kind in steering.KINDS:
+    for t in steering.TARGETS:
+      prob, on = out[f"{kind}_{t}_prob"], out[f"{kind}_{t}_on"]
+      assert prob.shape == shape and on.shape == shape and on.dtype == bool
+      finite = ~out[f"{kind}_{t}_nonfinite"]
+      assert np.all((prob[finite] >= 0) & (prob[finite] <= 1))
+      assert np.isnan(prob[~finite]).all() and not on[~finite].any()
+      for tag in ("g", "s", "u"):
+        w, slope = out[f"{kind}_{t}_width_{tag}"], out[f"{kind}_{t}_max_slope_{tag}"]
+        r = out[f"{kind}_{t}_reached_{tag}"]
+        assert w.shape == (cfg.seeds, cfg.paths)
+        ok = np.isfinite(w)
+        assert np.all(w[ok] >= 0)
+        if tag != "g":  # without gaps in the kept levels (guard "on" may skip some)
+          assert np.all(w[ok] >= 0.8 / slope[ok] * (1 - 1e-12))
+        assert set(np.unique(r[np.isfinite(r)])) <= {0.0, 1.0}
+        js = out[f"{kind}_{t}_jump_share_{tag}"]
+        assert np.all(js[np.isfinite(js)] >= 1 - 1e-9)
+      e = summ["metrics"][kind][t]
+      for key in ("off_fraction", "on_at_0"):
+        assert 0 <= float(e[key]["mean"]) <= 1
+  for kind in ("mem", "gen"):  # a = 0: the steering term is 0·v, so both targets share the samples
+    np.testing.assert_array_equal(out[f"{kind}_stored_norm_ratio"][:, 0],
+                                  out[f"{kind}_other_norm_ratio"][:, 0])
+  np.testing.assert_allclose(out["pixel_stored_norm_ratio"][:, 0], out["gen_stored_norm_ratio"][:, 0],
+                             rtol=1e-12)  # the same samples: a = 0 is t = 0 of the interpolation
+  js = out["pixel_stored_jump_share_u"]
+  np.testing.assert_allclose(js[np.isfinite(js)], 1.0, rtol=1e-9)  # even motion, a few roundings
+  assert set(summ["data_cards"]) == {"memorizing", "generalizing"}
+  assert summ["data_cards"]["memorizing"]["n"] == cfg.n_memorize
+  assert summ["data_cards"]["generalizing"]["learning_rate"] == cfg.learning_rate
+  assert summ["lines"] == steering.summary(out, cfg)
+
+
+def test_seed_intervals_contain_their_means(smoke_run):
+  """With 2 model seeds every finite interval of the table contains its mean (the mean of the seeds'
+  means lies inside the percentile interval of resampled means; 1e-12 relative slack for a sum taken
+  in another order when all resamples agree) and says how many seeds it used."""
+  cfg, _, summ = smoke_run
+  assert cfg.seeds >= 2
+  checked = 0
+  for kind, per_t in summ["metrics"].items():
+    for t, entry in per_t.items():
+      for name, e in entry.items():
+        if not isinstance(e, dict) or not np.isfinite(float(e["mean"])):
+          continue
+        m, lo, hi = float(e["mean"]), float(e["lo"]), float(e["hi"])
+        slack = 1e-12 * max(1.0, abs(m))
+        assert lo - slack <= m <= hi + slack, (kind, t, name, e)
+        assert 1 <= e["seeds_used"] <= cfg.seeds
+        checked += 1
+  assert checked >= 30  # most of the 6 × 14 entries have a value even in the smoke run
 
 
 @pytest.mark.parametrize("kwargs,message", [
     (dict(target_class=10), "--target_class must be -1 or a digit"),
     (dict(levels=1), "--levels must be >= 2"),
     (dict(a_max=0.0), "--a_max must be > 0"),
+    (dict(other_class=11), "--other_class must be -1 or a digit"),
+    (dict(learning_rate=0.0), "--learning_rate must be > 0"),
+    (dict(weight_decay=-1e-4), "--weight_decay must be >= 0"),
+    (dict(sigma_lo=-0.1), "--sigma_lo must be >= 0"),
+    (dict(sigma_lo=3.0, sigma_hi=4.0), "--sigma_lo must be <= 2.0"),
+    (dict(sigma_lo=0.5, sigma_hi=0.5), "--sigma_hi must be > --sigma_lo = 0.5"),
+    (dict(sigma_lo=0.0, sigma_hi=0.01), "--sigma_hi must be >= 0.02"),
 ])
 def test_bad_steering_flags_are_named(kwargs, message):
   with pytest.raises(ValueError, match=message):
     steering.Config(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(target_class=0), r"--target_class=0 is not the class of a memorized image \(those are "
+                           r"\[1, 3, 5, 6, 8\]\)"),
+    (dict(other_class=5), r"--other_class=5 is the class of a memorized image"),
+])
+def test_targets_that_contradict_the_memorized_set_are_named_before_training(tmp_path, kwargs,
+                                                                             message):
+  """Default split: the 5 memorized digits are of classes 6, 5, 1, 8, 3. The check runs before any
+  model is trained (nothing is written)."""
+  with pytest.raises(ValueError, match=message):
+    steering.run(steering.Config(**kwargs), str(tmp_path / "w"))
+  assert not (tmp_path / "w").exists()
 
 
 def test_path_metrics_on_known_paths():
