@@ -36,7 +36,12 @@ from dae_theory import checks
 from dae_theory import plug as plug_lib
 from dae_theory.model import DAEParams
 
-OPTIMIZERS = ("adam", "sgd", "rmsprop")
+OPTIMIZERS = ("adam", "sgd", "rmsprop", "sgd_momentum")
+"""The optimizers :func:`make_optimizer` builds (optax defaults; ``sgd_momentum`` is SGD with heavy-ball
+momentum :data:`MOMENTUM`)."""
+
+MOMENTUM = 0.9
+"""The momentum of ``sgd_momentum`` (optax.sgd's ``momentum``, no Nesterov)."""
 
 DIVERGENCE_FACTOR = 1e4
 r"""A step whose loss exceeds this factor times the loss of the first step counts as diverged.
@@ -78,8 +83,9 @@ class TrainingDiverged(FloatingPointError):
 
 
 def make_optimizer(name: str, learning_rate, steps: int | None = None) -> optax.GradientTransformation:
-  """``adam`` | ``sgd`` | ``rmsprop`` from optax; with ``steps`` the rate follows optax's cosine decay
-  from ``learning_rate`` to 0 over ``steps`` (may be traced)."""
+  """``adam`` | ``sgd`` | ``rmsprop`` | ``sgd_momentum`` from optax (:data:`OPTIMIZERS`); with
+  ``steps`` the rate follows optax's cosine decay from ``learning_rate`` to 0 over ``steps``, without
+  it the rate is constant (``learning_rate`` may be traced)."""
   if steps is not None:
     learning_rate = optax.cosine_decay_schedule(learning_rate, steps)
   if name == "adam":
@@ -88,6 +94,8 @@ def make_optimizer(name: str, learning_rate, steps: int | None = None) -> optax.
     return optax.sgd(learning_rate)
   if name == "rmsprop":
     return optax.rmsprop(learning_rate)
+  if name == "sgd_momentum":
+    return optax.sgd(learning_rate, momentum=MOMENTUM)
   raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}.")
 
 
@@ -195,10 +203,10 @@ def data_dim(data) -> tuple[int, int]:
 
 
 @functools.partial(jax.jit, static_argnames=("plug", "steps", "batch_size", "optimizer", "cosine",
-                                             "log_every"))
+                                             "log_every", "decay_steps"))
 def fit_loop(k_data: jax.Array, plug, params, data, n, hyper, learning_rate, *, steps: int,
              batch_size: int | None, optimizer: str = "adam", cosine: bool = True,
-             log_every: int = 1):
+             log_every: int = 1, decay_steps: int | None = None):
   """The jitted loop of one model (pure): ``lax.scan`` of :func:`train_step` over ``steps``.
 
   Args:
@@ -209,11 +217,15 @@ def fit_loop(k_data: jax.Array, plug, params, data, n, hyper, learning_rate, *, 
     n: use the first n rows (may be traced).
     hyper: :class:`~dae_theory.plug.Hyper`.
     learning_rate: the (peak) rate.
+    decay_steps: with ``cosine``, the length of the cosine schedule (default ``steps``); a run of
+      ``steps`` < ``decay_steps`` is the longer run stopped at step ``steps`` (the reference of the
+      sweep's checkpoints).
 
   Returns:
     ``(params, losses (steps // log_every,) mean over each window, diverged_at)``.
   """
-  opt = make_optimizer(optimizer, learning_rate, steps if cosine else None)
+  opt = make_optimizer(optimizer, learning_rate,
+                       (steps if decay_steps is None else decay_steps) if cosine else None)
   rows, d = data_dim(data)
   dtype = val_dtype(params)
 

@@ -24,17 +24,19 @@ def _data(dtype=np.float32):
   return np.asarray(ds.x, dtype)[np.random.default_rng(0).permutation(120)]
 
 
-def _check_against_single_runs(x, res, steps, batch, rtol, model=None):
-  """Every leaf of every config's weights equals the single-config trainer's, to ``rtol`` of that
-  leaf's largest entry; padded units are exactly zero; the losses and status agree."""
+def _check_against_single_runs(x, res, steps, batch, rtol, model=None, cosine=True):
+  """Every leaf of every config's weights equals the single-config trainer's (with the config's own
+  optimizer when it has one), to ``rtol`` of that leaf's largest entry; padded units are exactly
+  zero; the losses and status agree."""
   model = plug.dae() if model is None else model
   cfg = res.configs
   units = plug.unit_leaves(model, x.shape[1])
   for i in range(len(cfg)):
+    opt = "adam" if cfg.optimizer is None else str(cfg.optimizer[i])
     p, losses, bad = sweep.train_config(
         jax.random.key(0), x, int(cfg.seed[i]), int(cfg.width[i]), int(cfg.n[i]),
         float(cfg.sigma[i]), float(cfg.lam[i]), float(cfg.learning_rate[i]), steps=steps,
-        batch_size=batch, plug=model, log_every=10)
+        batch_size=batch, plug=model, log_every=10, optimizer=opt, cosine=cosine)
     w = int(cfg.width[i])
     assert bad == res.status[i]
     for got, ref, unit in zip(jax.tree.leaves(res.params), jax.tree.leaves(p), units):
@@ -215,7 +217,7 @@ def test_estimate_is_the_size_of_the_result_arrays():
                           plug=plug.dae(tied), log_every=10,
                           log=None)
     est = sweep.estimate(grid.configs(), 8, 20, 4, tied, log_every=10)
-    arrays = [res.w1, res.losses, res.status, *res.configs] + ([] if tied else [res.w2])
+    arrays = [res.w1, res.losses, res.status, *res.configs.arrays()] + ([] if tied else [res.w2])
     assert est.bytes == sum(a.nbytes for a in arrays)
     assert est == sweep.estimate(grid, 8, 20, 4, tied, log_every=10)
     assert est.configs == 8 and est.model_steps == 160
@@ -366,3 +368,148 @@ def test_split_cpu_presents_cores_as_devices():
   jax.numpy.zeros(1).block_until_ready()
   with pytest.raises(RuntimeError, match="before backends are initialized"):
     sweep.split_cpu(2)
+
+
+# --- The optimizer axis, checkpoints, the constant rate (issue 16) ------------------------------------
+
+def _optimizer_configs():
+  """Three optimizers, each with its own learning rate (one Grid per optimizer, concatenated), two
+  widths, two sample sizes, two seeds: 24 configs."""
+  rates = {"adam": 1e-2, "rmsprop": 3e-3, "sgd_momentum": 2e-2}
+  return sweep.Configs.concat([
+      sweep.Grid(seeds=(0, 3), widths=(2, 5), sample_sizes=(10, 120), sigmas=(0.3,), lams=(1e-3,),
+                 learning_rates=(lr,), optimizers=(name,)).configs() for name, lr in rates.items()])
+
+
+@pytest.mark.parametrize("bucket,cosine", [(True, True), (False, True), (True, False)])
+def test_optimizer_axis_equals_single_runs(bucket, cosine):
+  """Configs that carry their own optimizer (Adam, RMSprop, SGD with momentum) in one sweep, grouped
+  per (optimizer, width) inside each compiled chunk (bucket=True) or per optimizer padded to the
+  chunk's largest width (bucket=False), with cosine decay or a constant rate: each equals its single
+  run with that optimizer (train.fit_loop) in float64 to 1e-12 of each leaf's max, the bound of the
+  existing sweep tests (the same ops on the same streams: round-off only). Chunks of 16 straddle two
+  optimizers, so a chunk holds groups of different optimizers."""
+  with jax.enable_x64(True):
+    x = _data(np.float64)
+    cfg = _optimizer_configs()
+    res = sweep.run_sweep(jax.random.key(0), x, cfg, steps=60, batch_size=16, chunk_size=16,
+                          bucket=bucket, cosine=cosine, log=None)
+    assert {len(np.unique(cfg.optimizer[np.concatenate(g)]))
+            for g in sweep.plan_chunks(cfg, 16, bucket)} == {1, 2}
+    _check_against_single_runs(x, res, 60, 16, 1e-12, cosine=cosine)
+    # the optimizers differ: the same config under Adam and SGD with momentum ends elsewhere
+    assert np.abs(res.w1[0] - res.w1[16]).max() > 1e-3
+
+
+def test_grid_optimizer_axis_is_the_leading_axis():
+  grid = sweep.Grid(seeds=(0, 1), widths=(2,), sample_sizes=(4, 8), optimizers=("adam", "sgd"))
+  cfg = grid.configs()
+  assert grid.shape == (2, 1, 1, 1, 2, 1, 2) and len(cfg) == 8
+  assert cfg.optimizer.tolist() == ["adam"] * 4 + ["sgd"] * 4
+  assert sweep.Grid().configs().optimizer is None and len(sweep.Grid().shape) == 6
+  est = sweep.estimate(cfg, 8, 20, 4, log_every=10)
+  assert est == sweep.estimate(grid, 8, 20, 4, log_every=10)
+  with pytest.raises(ValueError, match="either every part has an optimizer column or none"):
+    sweep.Configs.concat([cfg, sweep.Grid().configs()])
+
+
+@pytest.mark.parametrize("cosine", [True, False])
+def test_checkpoints_equal_a_single_run_stopped_there(cosine):
+  """The weights kept at checkpoints 20, 40 and 100 of one 100-step trajectory (segments of gcd = 20
+  steps) equal, for every config and optimizer, the single run of t steps on the same schedule:
+  cosine decay over 100 steps stopped at t (``train_config(steps=t, decay_steps=100)``) or the
+  constant rate (a plain t-step run). Float64, 1e-12 of max|W| as above. The final weights, losses
+  and status equal those of the same sweep without checkpoints to the same bound (the segments run
+  the same step function), and the estimate counts the kept weights."""
+  with jax.enable_x64(True):
+    x = _data(np.float64)
+    cfg = _optimizer_configs().take(np.array([0, 13, 23]))  # one config per optimizer
+    ck, steps = (20, 40, 100), 100
+    res = sweep.run_sweep(jax.random.key(0), x, cfg, steps=steps, batch_size=16, cosine=cosine,
+                          checkpoints=ck, log=None)
+    plain = sweep.run_sweep(jax.random.key(0), x, cfg, steps=steps, batch_size=16, cosine=cosine,
+                            log=None)
+    assert res.checkpoints == ck and res.snapshots.w1.shape == (3, 3) + res.w1.shape[1:]
+    scale = np.abs(plain.w1).max()
+    np.testing.assert_allclose(res.w1, plain.w1, rtol=0, atol=1e-12 * scale)
+    np.testing.assert_allclose(res.snapshots.w1[:, -1], plain.w1, rtol=0, atol=1e-12 * scale)
+    np.testing.assert_allclose(res.losses, plain.losses, rtol=1e-12)
+    np.testing.assert_array_equal(res.status, plain.status)
+    for i in range(len(cfg)):
+      w = int(cfg.width[i])
+      for k, t in enumerate(ck):
+        ref, _, _ = sweep.train_config(
+            jax.random.key(0), x, int(cfg.seed[i]), w, int(cfg.n[i]), float(cfg.sigma[i]),
+            float(cfg.lam[i]), float(cfg.learning_rate[i]), steps=t, batch_size=16,
+            optimizer=str(cfg.optimizer[i]), cosine=cosine, decay_steps=steps if cosine else None)
+        got = res.snapshots.w1[i, k]
+        np.testing.assert_allclose(got[:, :w], ref.w1, rtol=0,
+                                   atol=1e-12 * np.abs(ref.w1).max(), err_msg=f"config {i}, t={t}")
+        assert np.all(got[:, w:] == 0)
+    # the trajectory moves between checkpoints (a snapshot is not the final weights by accident)
+    assert np.abs(res.snapshots.w1[:, 0] - res.snapshots.w1[:, 2]).max() > 1e-3
+    est = sweep.estimate(cfg, 8, steps, 16, checkpoints=3, dtype=np.float64)
+    arrays = [res.w1, res.snapshots.w1, res.losses, res.status, *res.configs.arrays()]
+    assert est.bytes == sum(a.nbytes for a in arrays)
+
+
+def test_resume_keeps_checkpoints_and_optimizers(tmp_path):
+  """A sweep with the optimizer axis and checkpoints, its chunk files partly deleted (a run stopped
+  after its first chunk): the rerun reads the remaining chunk from disk and ends with arrays
+  identical, bit for bit, to the uninterrupted run; snapshots included. (The SIGKILL test of the
+  sim is tests/test_mechanism_map.py.)"""
+  x = _data()
+  cfg = _optimizer_configs()
+  kw = dict(steps=40, batch_size=8, chunk_size=8, checkpoints=(10, 20, 40), log=None)
+  wd = tmp_path / "w"
+  full = sweep.run_sweep(jax.random.key(0), x, cfg, workdir=str(wd), **kw)
+  chunks = sorted((wd / "chunks").glob("chunk_*.npz"))
+  assert len(chunks) == 3
+  for c in chunks[1:]:
+    c.unlink()
+  again = sweep.run_sweep(jax.random.key(0), x, cfg, workdir=str(wd), **kw)
+  for a, b in ((full.w1, again.w1), (full.snapshots.w1, again.snapshots.w1),
+               (full.losses, again.losses), (full.status, again.status)):
+    np.testing.assert_array_equal(a, b)
+  lines = [json.loads(line) for line in (wd / "metrics.jsonl").read_text().splitlines()]
+  assert [r["from_disk"] for r in lines[-3:]] == [True, False, False]
+  # another checkpoint list is another sweep: refused, not resumed
+  with pytest.raises(ValueError, match="holds a different sweep"):
+    sweep.run_sweep(jax.random.key(0), x, cfg, workdir=str(wd), **dict(kw, checkpoints=(20, 40)))
+
+
+def test_chunks_of_an_older_layout_are_refused_with_the_reason(tmp_path):
+  """A workdir from before layout 6: its sweep_spec.json (layout 5) and a chunk file without a layout
+  entry are refused with a message that says an older engine wrote them."""
+  x = _data()
+  cfg = sweep.Grid(seeds=(0,), widths=(2,), sample_sizes=(10,)).configs()
+  wd = tmp_path / "w"
+  sweep.run_sweep(jax.random.key(0), x, cfg, steps=10, batch_size=4, workdir=str(wd), log=None)
+  spec = json.loads((wd / "sweep_spec.json").read_text())
+  (wd / "sweep_spec.json").write_text(json.dumps(dict(spec, fingerprint="0" * 16, layout=5)))
+  with pytest.raises(ValueError, match=r"older version of the sweep engine \(chunk layout < 6\)"):
+    sweep.run_sweep(jax.random.key(0), x, cfg, steps=10, batch_size=4, workdir=str(wd), log=None)
+  (wd / "sweep_spec.json").unlink()
+  path = next((wd / "chunks").glob("chunk_*.npz"))
+  with np.load(path) as npz:
+    arrays = {k: npz[k] for k in npz.files if k != "layout"}
+  np.savez(path, **arrays)
+  with pytest.raises(ValueError, match=r"written by an older version of the sweep engine"):
+    sweep.run_sweep(jax.random.key(0), x, cfg, steps=10, batch_size=4, workdir=str(wd), log=None)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(checkpoints=(20, 10)), "checkpoints must be increasing integer steps in 1 … steps=40"),
+    (dict(checkpoints=(0, 40)), "checkpoints must be increasing"),
+    (dict(checkpoints=(10, 50)), "checkpoints must be increasing"),
+])
+def test_bad_checkpoints_are_named(kwargs, match):
+  with pytest.raises(ValueError, match=match):
+    sweep.run_sweep(jax.random.key(0), _data(), sweep.Grid().configs(), steps=40, batch_size=4,
+                    log=None, **kwargs)
+
+
+def test_an_unknown_optimizer_in_the_configs_is_named():
+  cfg = sweep.Grid(optimizers=("adam", "lion")).configs()
+  with pytest.raises(ValueError, match=r"configs.optimizer must hold names of .*got \['lion'\]"):
+    sweep.run_sweep(jax.random.key(0), _data(), cfg, steps=10, batch_size=4, log=None)

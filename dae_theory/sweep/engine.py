@@ -31,6 +31,7 @@ Design (docs/experiments.md §6):
 from __future__ import annotations
 
 import functools
+import math
 import os
 import time
 from typing import Any, Callable, NamedTuple, Sequence
@@ -55,12 +56,18 @@ class SweepResult(NamedTuple):
       zeros to the sweep's largest width (for the DAE, ``params.w1`` is ``(C, d, p_max)``).
     losses: ``(C, steps // log_every)`` mean stochastic loss over each logging window.
     status: ``(C,)`` the first step that diverged, or −1.
+    checkpoints: the steps whose weights were kept (``()`` when none were asked for).
+    snapshots: the weights after each checkpoint step, like ``params`` with a ``(C, K)`` leading
+      shape (K = ``len(checkpoints)``; the last checkpoint at ``steps`` equals ``params``), or
+      ``None``.
   """
 
   configs: Configs
   params: Any
   losses: np.ndarray
   status: np.ndarray
+  checkpoints: tuple[int, ...] = ()
+  snapshots: Any = None
 
   @property
   def w1(self) -> np.ndarray:
@@ -97,7 +104,8 @@ def param_entries(plug: plug_lib.ModelPlug, d: int) -> tuple[int, int]:
 
 
 def _train_chunk_impl(plug, x, key, groups, unique_seeds, pair_seed_slot, pair_n, *, steps,
-                      batch_size, widths, log_every, optimizer, cosine):
+                      batch_size, widths, log_every, optimizer, cosine, optimizers=None,
+                      checkpoints=()):
   """Train a chunk of configs, all widths in one program: ``lax.scan`` over steps whose body runs, for
   each width group, a ``vmap`` of :func:`dae_theory.train.train_step` over that group's configs.
 
@@ -108,24 +116,33 @@ def _train_chunk_impl(plug, x, key, groups, unique_seeds, pair_seed_slot, pair_n
   step, and one program for all widths (instead of one per width) ran the default benchmark 1.4×
   faster and compiles once.
 
+  ``optimizers`` (static, one name per group, default ``optimizer`` for all): each group's optax
+  transformation. ``checkpoints`` (static, increasing steps in 1 … steps): the weights after each of
+  these steps of the same trajectory are kept. Without checkpoints the program is one ``lax.scan``
+  over the steps; with them it is a scan over segments of L = gcd(checkpoints, steps) steps, each an
+  inner scan of the same step function, and after each segment that ends at a checkpoint the weights
+  are written into a buffer (the steps, their noise, minibatches and losses are the same).
+
   Returns:
-    per group: ``(params, loss windows (C_g, steps // log_every), status (C_g,))``.
+    per group: ``(params, loss windows (C_g, steps // log_every), status (C_g,), snapshots)`` with
+    ``snapshots`` the params with a leading ``(C_g, K)`` (``None`` without checkpoints).
   """
   rows, d = x.shape
   dtype = x.dtype
-  make_opt = lambda lr: train.make_optimizer(optimizer, lr, steps if cosine else None)
+  optimizers = (optimizer,) * len(groups) if optimizers is None else optimizers
+  make_opt = lambda name, lr: train.make_optimizer(name, lr, steps if cosine else None)
 
-  def init_one(seed_c, width_c, lr_c, p_max):
+  def init_one(seed_c, width_c, lr_c, p_max, name):
     k_init, _ = train.run_keys(jax.random.fold_in(key, seed_c))
     params = plug.init(k_init, d, width_c, p_max, dtype)
-    return params, make_opt(lr_c).init(params)
+    return params, make_opt(name, lr_c).init(params)
 
   k_data = jax.vmap(lambda s: train.run_keys(jax.random.fold_in(key, s))[1])(unique_seeds)
   b_eff = rows if batch_size is None else batch_size
 
-  def update_one(carry, xb, w, noise, sigma_c, lam_c, lr_c, t):
+  def update_one(carry, xb, w, noise, sigma_c, lam_c, lr_c, t, name):
     # After a divergence only the weights are frozen; the optimizer state is no longer used.
-    return train.train_step(plug, make_opt(lr_c), carry, xb, w, noise,
+    return train.train_step(plug, make_opt(name, lr_c), carry, xb, w, noise,
                             plug_lib.Hyper(sigma_c, lam_c), t, freeze_state=False)
 
   def step(carry, t):
@@ -135,25 +152,48 @@ def _train_chunk_impl(plug, x, key, groups, unique_seeds, pair_seed_slot, pair_n
         k_idx[pair_seed_slot], pair_n)
     xb = x[idx]  # (P, B, d)
     new, vals = [], []
-    for c, g in zip(carry, groups):
+    for c, g, name in zip(carry, groups, optimizers):
       noise_g = jax.tree.map(lambda a: a[g.seed_slot], noise)
-      c, val = jax.vmap(update_one, in_axes=(0,) * 7 + (None,))(
+      c, val = jax.vmap(functools.partial(update_one, name=name), in_axes=(0,) * 7 + (None,))(
           c, xb[g.pair_slot], w[g.pair_slot], noise_g, g.sigma, g.lam, g.lr, t)
       new.append(c)
       vals.append(val)
     return tuple(new), tuple(vals)
 
   init = []
-  for g, p_max in zip(groups, widths):
-    params, states = jax.vmap(functools.partial(init_one, p_max=p_max))(g.seed, g.width, g.lr)
+  for g, p_max, name in zip(groups, widths, optimizers):
+    params, states = jax.vmap(functools.partial(init_one, p_max=p_max, name=name))(
+        g.seed, g.width, g.lr)
     bad, ref = train.init_guard(dtype)
     init.append((params, states, jnp.full(g.seed.shape, bad), jnp.full(g.seed.shape, ref)))
-  final, losses = jax.lax.scan(step, tuple(init), jnp.arange(steps))  # losses: per group (steps, C_g)
-  return tuple((params, l.T.reshape(l.shape[1], steps // log_every, log_every).mean(-1), bad)
-               for (params, _, bad, _), l in zip(final, losses))
+  if not checkpoints:
+    final, losses = jax.lax.scan(step, tuple(init), jnp.arange(steps))  # per group (steps, C_g)
+    snaps = (None,) * len(groups)
+  else:
+    seg = functools.reduce(math.gcd, checkpoints, steps)
+    n_seg, k = steps // seg, len(checkpoints)
+    slot = np.full(n_seg, -1, np.int32)
+    slot[np.asarray(checkpoints) // seg - 1] = np.arange(k)
+    buf0 = tuple(jax.tree.map(lambda a: jnp.zeros((k,) + a.shape, a.dtype), c[0]) for c in init)
+
+    def segment(carry, s_slot):
+      state, buf = carry
+      s, where = s_slot
+      state, vals = jax.lax.scan(step, state, s * seg + jnp.arange(seg))
+      put = lambda b, a: jnp.where(where >= 0, b.at[jnp.maximum(where, 0)].set(a), b)
+      buf = tuple(jax.tree.map(put, b, c[0]) for b, c in zip(buf, state))
+      return (state, buf), vals
+
+    (final, buf), losses = jax.lax.scan(segment, (tuple(init), buf0),
+                                        (jnp.arange(n_seg), jnp.asarray(slot)))
+    losses = tuple(l.reshape((steps,) + l.shape[2:]) for l in losses)
+    snaps = tuple(jax.tree.map(lambda a: jnp.swapaxes(a, 0, 1), b) for b in buf)  # (C_g, K, ...)
+  return tuple((params, l.T.reshape(l.shape[1], steps // log_every, log_every).mean(-1), bad, sn)
+               for (params, _, bad, _), l, sn in zip(final, losses, snaps))
 
 
-_CHUNK_STATIC = ("plug", "steps", "batch_size", "widths", "log_every", "optimizer", "cosine")
+_CHUNK_STATIC = ("plug", "steps", "batch_size", "widths", "log_every", "optimizer", "cosine",
+                 "optimizers", "checkpoints")
 
 
 @functools.lru_cache(maxsize=None)
@@ -177,27 +217,32 @@ def _chunk_inputs(configs: Configs, groups: list[np.ndarray], n_devices: int, dt
   chunk = np.concatenate(groups)
   seeds = np.unique(configs.seed[chunk])
   pairs = np.unique(np.stack([configs.seed[chunk], configs.n[chunk]], 1), axis=0)
-  out, widths = [], []
+  out, widths, names = [], [], []
   for idx in groups:
     full = np.concatenate([idx, np.repeat(idx[-1:], (-len(idx)) % n_devices)])
     sub = configs.take(full)
     pair_slot = np.array([np.flatnonzero((pairs[:, 0] == s) & (pairs[:, 1] == n))[0]
                           for s, n in zip(sub.seed, sub.n)])
-    cols = (*sub, np.searchsorted(seeds, sub.seed), pair_slot)
+    cols = (*sub[:6], np.searchsorted(seeds, sub.seed), pair_slot)
     types = (jnp.int32,) * 3 + (dtype,) * 3 + (jnp.int32,) * 2
     out.append(_Group(*(jax.device_put(jnp.asarray(a, t), shard) for a, t in zip(cols, types))))
     widths.append(int(np.max(sub.width)))
+    if sub.optimizer is not None:
+      names.append(str(sub.optimizer[0]))  # plan_chunks: one optimizer per group
   return (tuple(out), jnp.asarray(seeds, jnp.int32),
           jnp.asarray(np.searchsorted(seeds, pairs[:, 0]), jnp.int32),
-          jnp.asarray(pairs[:, 1], jnp.int32), tuple(widths))
+          jnp.asarray(pairs[:, 1], jnp.int32), tuple(widths), tuple(names) if names else None)
 
 
 def train_config(key: jax.Array, x, seed: int, width: int, n: int, sigma: float, lam: float,
                  learning_rate: float, *, steps: int, batch_size: int | None,
                  plug: plug_lib.ModelPlug | None = None, log_every: int = 1,
-                 optimizer: str = "adam", cosine: bool = True):
+                 optimizer: str = "adam", cosine: bool = True, decay_steps: int | None = None):
   """A single config, trained alone by the single-config trainer (:func:`dae_theory.train.fit_loop`
   with key ``fold_in(key, seed)``; no vmap, no padding): the reference the sweep must equal.
+
+  With ``decay_steps`` > ``steps`` (cosine decay over ``decay_steps``) it is the run of ``decay_steps``
+  steps stopped at ``steps``: the reference of a sweep's checkpoint at ``steps``.
 
   Returns:
     ``(params, losses (steps // log_every,), diverged_at)``.
@@ -210,11 +255,11 @@ def train_config(key: jax.Array, x, seed: int, width: int, n: int, sigma: float,
   hyper = plug_lib.Hyper(jnp.asarray(sigma, dt), jnp.asarray(lam, dt))
   p, l, b = train.fit_loop(k_data, plug, params, x, int(n), hyper, jnp.asarray(learning_rate, dt),
                            steps=steps, batch_size=batch_size, optimizer=optimizer, cosine=cosine,
-                           log_every=log_every)
+                           log_every=log_every, decay_steps=decay_steps)
   return p, l, int(b)
 
 
-def _check_args(x, configs, steps, batch_size, log_every, plug, bucket, optimizer):
+def _check_args(x, configs, steps, batch_size, log_every, plug, bucket, optimizer, checkpoints):
   if x.ndim != 2:
     raise ValueError(f"x must have shape (n_max, d), got {x.shape}.")
   if len(configs) == 0:
@@ -231,6 +276,13 @@ def _check_args(x, configs, steps, batch_size, log_every, plug, bucket, optimize
                      "not guarantee that zero units stay zero (zero_units_stay_zero=False); use "
                      "bucket=True.")
   train.make_optimizer(optimizer, 1e-3)  # validates the name
+  if configs.optimizer is not None:
+    bad = sorted(set(np.asarray(configs.optimizer).tolist()) - set(train.OPTIMIZERS))
+    if bad:
+      raise ValueError(f"configs.optimizer must hold names of {train.OPTIMIZERS}, got {bad}.")
+  ck = list(checkpoints)
+  if ck and (any(int(c) != c for c in ck) or ck != sorted(set(ck)) or ck[0] < 1 or ck[-1] > steps):
+    raise ValueError(f"checkpoints must be increasing integer steps in 1 … steps={steps}, got {ck}.")
   n_bad = int(np.sum(~np.isfinite(np.asarray(x))))
   if n_bad:
     raise ValueError(f"x holds {n_bad} non-finite entries (NaN or inf) of {x.size}; every config "
@@ -260,6 +312,7 @@ def _leaf_names(params) -> list[str]:
 def run_sweep(key: jax.Array, x, configs: Configs, *, steps: int, batch_size: int | None,
               plug: plug_lib.ModelPlug | None = None, chunk_size: int = 64, bucket: bool = True,
               log_every: int = 10, optimizer: str = "adam", cosine: bool = True,
+              checkpoints: Sequence[int] = (),
               workdir: str | None = None, log: Callable[[str], None] | None = print,
               devices: Sequence | None = None, max_bytes: int | None = None) -> SweepResult:
   """Train every config; see the module docstring for the design.
@@ -277,7 +330,13 @@ def run_sweep(key: jax.Array, x, configs: Configs, *, steps: int, batch_size: in
     bucket: group the configs of a chunk by width so that nothing is padded (otherwise one group
       padded to the chunk's largest width; only for plugs whose zero units stay zero).
     log_every: loss logging window (steps).
-    optimizer, cosine: :func:`dae_theory.train.make_optimizer`.
+    optimizer, cosine: :func:`dae_theory.train.make_optimizer` (``cosine=False``: a constant rate);
+      ``optimizer`` trains the configs unless they carry their own (``configs.optimizer``, the
+      optimizer axis of :class:`~dae_theory.sweep.plan.Grid`).
+    checkpoints: increasing steps in 1 … ``steps`` after which each config's weights are kept
+      (``SweepResult.snapshots``), points of the one trajectory, e.g. log-spaced; written with each
+      chunk, so a resumed sweep has them too. The program then scans segments of gcd(checkpoints,
+      steps) steps: keep that gcd large (e.g. 125, 250, 500, …, 4000).
     workdir: if given, finished chunks are saved there and reused on restart (each verified by its
       fingerprint and checksum), and each chunk appends a progress line to ``workdir/metrics.jsonl``.
     log: progress sink (the estimate first, then configs done, model-steps/s, ETA, chunks recomputed
@@ -295,11 +354,13 @@ def run_sweep(key: jax.Array, x, configs: Configs, *, steps: int, batch_size: in
   """
   plug = plug_lib.dae() if plug is None else plug
   x = jnp.asarray(x)
-  _check_args(x, configs, steps, batch_size, log_every, plug, bucket, optimizer)
+  _check_args(x, configs, steps, batch_size, log_every, plug, bucket, optimizer, checkpoints)
+  checkpoints = tuple(int(c) for c in checkpoints)
+  n_ck = len(checkpoints)
   x_np = np.asarray(x)
   n_max, d = x.shape
   est = estimate(configs, d, steps, batch_size or n_max, log_every=log_every, dtype=x_np.dtype,
-                 entries=param_entries(plug, d))
+                 entries=param_entries(plug, d), checkpoints=n_ck)
   check_fits(est, max_bytes)
   if log is not None:
     log(f"sweep: {est}")
@@ -309,7 +370,8 @@ def run_sweep(key: jax.Array, x, configs: Configs, *, steps: int, batch_size: in
   settings = dict(steps=steps, batch_size=batch_size, plug=plug.name,
                   plug_signature=plug_lib.signature(plug, d, x.dtype), optimizer=optimizer,
                   cosine=cosine, log_every=log_every, key=np.asarray(jax.random.key_data(key)).tolist(),
-                  chunk_size=chunk_size, bucket=bucket, layout=store.LAYOUT)
+                  chunk_size=chunk_size, bucket=bucket, layout=store.LAYOUT,
+                  checkpoints=list(checkpoints))
   digest = store.data_digest(x_np)
   fp = store.fingerprint(digest, settings, configs)
   if workdir is not None:
@@ -321,12 +383,15 @@ def run_sweep(key: jax.Array, x, configs: Configs, *, steps: int, batch_size: in
   is_unit = plug_lib.unit_leaves(plug, d, x.dtype)
   names = _leaf_names(template)
   c = len(configs)
+  snap_names = [nm.replace("param/", "snapshot/", 1) for nm in names] if n_ck else []
   out = {nm: np.zeros((c,) + leaf.shape, x_np.dtype) for nm, leaf in zip(names, leaves)}
+  out.update({nm: np.zeros((c, n_ck) + leaf.shape, x_np.dtype)
+              for nm, leaf in zip(snap_names, leaves)})
   losses = np.zeros((c, steps // log_every), x_np.dtype)
   status = np.full((c,), -1, np.int32)
 
   def put(idx, arrays):
-    for nm, u in zip(names, is_unit):
+    for nm, u in zip(names + snap_names, is_unit + is_unit[:len(snap_names)]):
       a = arrays[nm]
       if u:
         out[nm][idx, ..., :a.shape[-1]] = a
@@ -345,6 +410,8 @@ def run_sweep(key: jax.Array, x, configs: Configs, *, steps: int, batch_size: in
       continue
     shapes = {nm: (len(idx),) + leaf.shape[:-1] + ((None,) if u else leaf.shape[-1:])
               for nm, leaf, u in zip(names, leaves, is_unit)}
+    shapes.update({nm: (len(idx), n_ck) + leaf.shape[:-1] + ((None,) if u else leaf.shape[-1:])
+                   for nm, leaf, u in zip(snap_names, leaves, is_unit)})
     shapes.update(losses=(len(idx), steps // log_every), status=(len(idx),), index=(len(idx),))
     saved, why = store.read_chunk(path, chunk_fps[-1], idx, shapes, p_global, workdir)
     if saved is None:
@@ -362,23 +429,35 @@ def run_sweep(key: jax.Array, x, configs: Configs, *, steps: int, batch_size: in
     idx = np.concatenate(groups)
     loaded = ci in on_disk
     if not loaded:
-      inputs, seeds, pair_seed, pair_n, widths = _chunk_inputs(configs, groups, len(devices),
-                                                               x.dtype, shard)
+      inputs, seeds, pair_seed, pair_n, widths, opts = _chunk_inputs(
+          configs, groups, len(devices), x.dtype, shard)
+      kw = {} if opts is None else {"optimizers": opts}
+      if n_ck:
+        kw["checkpoints"] = checkpoints
       res = trainer(plug, x, key, inputs, seeds, pair_seed, pair_n, steps=steps,
                     batch_size=batch_size, widths=widths, log_every=log_every,
-                    optimizer=optimizer, cosine=cosine)
+                    optimizer=optimizer, cosine=cosine, **kw)
       pw = max(widths)
       arrays = {nm: np.zeros((len(idx),) + leaf.shape[:-1] + ((pw,) if u else leaf.shape[-1:]),
                              x_np.dtype) for nm, leaf, u in zip(names, leaves, is_unit)}
+      arrays.update({nm: np.zeros((len(idx), n_ck) + leaf.shape[:-1]
+                                  + ((pw,) if u else leaf.shape[-1:]), x_np.dtype)
+                     for nm, leaf, u in zip(snap_names, leaves, is_unit)})
       arrays["losses"] = np.zeros((len(idx), steps // log_every), x_np.dtype)
       arrays["status"] = np.zeros((len(idx),), np.int32)
       start = 0
-      for g, (params, l, st), p in zip(groups, res, widths):
+      for g, (params, l, st, sn), p in zip(groups, res, widths):
         rows = slice(start, start + len(g))
         for nm, a, u in zip(names, jax.tree.leaves(params), is_unit):
           a = np.asarray(a)[:len(g)]
           if u:
             _check_padding(a, configs.width[g], plug, nm)
+            arrays[nm][rows, ..., :p] = a
+          else:
+            arrays[nm][rows] = a
+        for nm, a, u in zip(snap_names, jax.tree.leaves(sn) if n_ck else [], is_unit):
+          a = np.asarray(a)[:len(g)]
+          if u:
             arrays[nm][rows, ..., :p] = a
           else:
             arrays[nm][rows] = a
@@ -406,4 +485,5 @@ def run_sweep(key: jax.Array, x, configs: Configs, *, steps: int, batch_size: in
       log(f"sweep: chunk {ci + 1}/{len(chunks)}, configs {done}/{c}, {rate:,.0f} model-steps/s, "
           f"ETA {eta:.0f} s" + (f", {int(np.sum(out_s >= 0))} diverged" if np.any(out_s >= 0) else ""))
   params = jax.tree.unflatten(treedef, [out[nm] for nm in names])
-  return SweepResult(configs, params, losses, status)
+  snaps = jax.tree.unflatten(treedef, [out[nm] for nm in snap_names]) if n_ck else None
+  return SweepResult(configs, params, losses, status, checkpoints, snaps)

@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
 
 class Configs(NamedTuple):
-  """One entry per config (all arrays ``(C,)``)."""
+  """One entry per config (all arrays ``(C,)``).
+
+  ``optimizer`` is optional: ``None`` (the default, every sweep before the optimizer axis) means that
+  :func:`~dae_theory.sweep.run_sweep`'s ``optimizer`` argument trains every config; otherwise it is a
+  string array of optax names (:data:`dae_theory.train.OPTIMIZERS`), one per config, and the engine
+  trains each config with its own optimizer (one group per optimizer and width in the compiled
+  program).
+  """
 
   seed: np.ndarray
   width: np.ndarray
@@ -22,19 +29,47 @@ class Configs(NamedTuple):
   sigma: np.ndarray
   lam: np.ndarray
   learning_rate: np.ndarray
+  optimizer: np.ndarray | None = None
 
   def __len__(self) -> int:
     return len(self.seed)
 
+  def arrays(self) -> list[np.ndarray]:
+    """The config columns that exist (``optimizer`` left out when ``None``)."""
+    return [a for a in self if a is not None]
+
   def take(self, idx) -> "Configs":
-    return Configs(*(np.asarray(a)[idx] for a in self))
+    return Configs(*(None if a is None else np.asarray(a)[idx] for a in self))
+
+  @staticmethod
+  def concat(parts: "Sequence[Configs]") -> "Configs":
+    """The configs of several grids one after the other (e.g. one :class:`Grid` per optimizer, each
+    with its own learning rates). Either all parts have an ``optimizer`` column or none has."""
+    parts = list(parts)
+    if not parts:
+      raise ValueError("concat needs at least one Configs.")
+    has = {p.optimizer is not None for p in parts}
+    if len(has) != 1:
+      raise ValueError("concat: either every part has an optimizer column or none has.")
+    cols = []
+    for i, name in enumerate(Configs._fields):
+      if name == "optimizer" and not has.pop():
+        cols.append(None)
+      else:
+        cols.append(np.concatenate([np.asarray(p[i]) for p in parts]))
+    return Configs(*cols)
 
 
 @dataclasses.dataclass(frozen=True)
 class Grid:
   """The Cartesian product of the swept values; ``configs()`` flattens it in the order σ, λ, learning
   rate, n, width, seed (the last axis, seed, varies fastest), so ``results.reshape(grid.shape)``
-  restores the grid."""
+  restores the grid.
+
+  ``optimizers`` (optax names, :data:`dae_theory.train.OPTIMIZERS`) is an optional leading axis: empty
+  (the default) gives the six axes above and configs without an optimizer column (the sweep's
+  ``optimizer`` argument trains them all); non-empty gives ``shape = (len(optimizers), σ, λ, lr, n,
+  width, seed)`` and configs that carry their optimizer."""
 
   seeds: tuple[int, ...] = (0,)
   widths: tuple[int, ...] = (16,)
@@ -42,8 +77,12 @@ class Grid:
   sigmas: tuple[float, ...] = (0.2,)
   lams: tuple[float, ...] = (1e-4,)
   learning_rates: tuple[float, ...] = (1e-2,)
+  optimizers: tuple[str, ...] = ()
 
   def __post_init__(self):
+    bad = [v for v in self.optimizers if not isinstance(v, str) or not v]
+    if bad:
+      raise ValueError(f"optimizers must be optax names (non-empty strings), got {bad}.")
     named = {"seeds": self.seeds, "widths": self.widths, "sample_sizes": self.sample_sizes,
              "sigmas": self.sigmas, "lams": self.lams, "learning_rates": self.learning_rates}
     for name, vals in named.items():
@@ -66,16 +105,22 @@ class Grid:
 
   @property
   def shape(self) -> tuple[int, ...]:
-    return (len(self.sigmas), len(self.lams), len(self.learning_rates), len(self.sample_sizes),
+    base = (len(self.sigmas), len(self.lams), len(self.learning_rates), len(self.sample_sizes),
             len(self.widths), len(self.seeds))
+    return ((len(self.optimizers),) if self.optimizers else ()) + base
 
   def configs(self) -> Configs:
     mesh = np.meshgrid(self.sigmas, self.lams, self.learning_rates, self.sample_sizes, self.widths,
                        self.seeds, indexing="ij")
     sig, lam, lr, n, w, s = (m.reshape(-1) for m in mesh)
-    return Configs(seed=s.astype(np.int32), width=w.astype(np.int32), n=n.astype(np.int32),
-                   sigma=sig.astype(np.float64), lam=lam.astype(np.float64),
-                   learning_rate=lr.astype(np.float64))
+    one = Configs(seed=s.astype(np.int32), width=w.astype(np.int32), n=n.astype(np.int32),
+                  sigma=sig.astype(np.float64), lam=lam.astype(np.float64),
+                  learning_rate=lr.astype(np.float64))
+    if not self.optimizers:
+      return one
+    names = np.array(self.optimizers)
+    return Configs.concat([Configs(*one[:6], optimizer=np.full(len(one), o, names.dtype))
+                           for o in names])
 
 
 def _width_period(width: np.ndarray) -> int:
@@ -91,7 +136,8 @@ def _width_period(width: np.ndarray) -> int:
 def plan_chunks(configs: Configs, chunk_size: int, bucket: bool = True
                 ) -> list[list[np.ndarray]]:
   """Split config indices into chunks of at most ``chunk_size`` configs (one compiled call each), and
-  each chunk into width groups (one ``vmap`` each inside the call).
+  each chunk into width groups (one ``vmap`` each inside the call); configs that carry their own
+  optimizer are grouped by (optimizer, width), since a group shares one optax transformation.
 
   Chunks are consecutive configs in the given order (a :class:`Grid` keeps, for each (σ, λ, lr, n),
   all widths and seeds together, so a chunk's configs share noise and minibatches). With ``bucket``
@@ -107,13 +153,21 @@ def plan_chunks(configs: Configs, chunk_size: int, bucket: bool = True
   if chunk_size < 1:
     raise ValueError(f"chunk_size must be >= 1, got {chunk_size}.")
   c = len(configs)
+  opt = configs.optimizer
+
+  def by_optimizer(ch):  # configs with their own optimizers: one group per optimizer in a chunk
+    if opt is None:
+      return [ch]
+    return [ch[opt[ch] == o] for o in np.unique(opt[ch])]
+
   if not bucket:
-    return [[np.arange(i, min(i + chunk_size, c))] for i in range(0, c, chunk_size)]
+    return [by_optimizer(np.arange(i, min(i + chunk_size, c))) for i in range(0, c, chunk_size)]
   period = _width_period(np.asarray(configs.width))
   if period <= chunk_size:
     chunk_size -= chunk_size % period
   chunks = [np.arange(i, min(i + chunk_size, c)) for i in range(0, c, chunk_size)]
-  return [[ch[configs.width[ch] == w] for w in np.unique(configs.width[ch])] for ch in chunks]
+  return [[g[configs.width[g] == w] for g in by_optimizer(ch) for w in np.unique(configs.width[g])]
+          for ch in chunks]
 
 
 def useful_flops_per_step(width: int, d: int, batch_size: int) -> int:
@@ -188,12 +242,14 @@ def format_seconds(t: float) -> str:
 
 
 def estimate(configs: "Configs | Grid", d: int, steps: int, batch_size: int, tied: bool = True, *,
-             log_every: int = 10, dtype=np.float32, entries: tuple[int, int] | None = None
-             ) -> Estimate:
+             log_every: int = 10, dtype=np.float32, entries: tuple[int, int] | None = None,
+             checkpoints: int = 0) -> Estimate:
   r"""Memory of the result arrays and a rough compute time of a sweep, before anything is allocated.
 
   Bytes: the weights (for the DAE ``w1`` (C, d, p_max), and ``w2`` when untied) and ``losses`` (C, steps // log_every) in
-  ``dtype``, ``status`` (C,) int32 and the :class:`Configs` (36 bytes per config). Time:
+  ``dtype``, ``status`` (C,) int32, the :class:`Configs` (36 bytes per config, plus the optimizer
+  name column when there is one) and, with ``checkpoints`` K > 0, the weights at each checkpoint
+  (K more copies of the weights). Time:
   :data:`SECONDS_PER_MODEL_STEP` per model-step plus the useful FLOPs (10·B·d·p per step of a
   width-p model) at :data:`USEFUL_FLOP_PER_S`.
 
@@ -206,6 +262,8 @@ def estimate(configs: "Configs | Grid", d: int, steps: int, batch_size: int, tie
     dtype: dtype of the data (float32 unless x64).
     entries: for another model plug, ``(fixed, per_unit)``: its number of weight entries that do not
       depend on the width, and per unit (:func:`dae_theory.sweep.engine.param_entries`).
+    checkpoints: the number K of checkpoint steps whose weights are kept
+      (:func:`~dae_theory.sweep.run_sweep`'s ``checkpoints``).
 
   Returns:
     Estimate.
@@ -214,13 +272,18 @@ def estimate(configs: "Configs | Grid", d: int, steps: int, batch_size: int, tie
     per_width = int(np.prod(configs.shape)) // len(configs.widths)
     c = per_width * len(configs.widths)
     p_max, width_sum = max(configs.widths), per_width * int(sum(configs.widths))
+    # numpy's fixed-width unicode: 4 bytes per character of the longest name
+    opt_bytes = 4 * max(len(o) for o in configs.optimizers) if configs.optimizers else 0
   else:
     width = np.asarray(configs.width, np.int64)
     c, p_max, width_sum = len(width), int(width.max()), int(width.sum())
+    opt_bytes = 0 if configs.optimizer is None else np.asarray(configs.optimizer).dtype.itemsize
   item = np.dtype(dtype).itemsize
   fixed, per_unit = ((0, d if tied else 2 * d) if entries is None else entries)
-  # per config: the weights, the loss windows, status (int32) and the config itself (3 int32, 3 f64)
-  nbytes = c * ((fixed + per_unit * p_max) * item + (steps // log_every) * item + 4 + 36)
+  # per config: the weights (and their checkpoint copies), the loss windows, status (int32) and the
+  # config itself (3 int32, 3 f64, the optimizer name)
+  nbytes = c * ((1 + int(checkpoints)) * (fixed + per_unit * p_max) * item
+                + (steps // log_every) * item + 4 + 36 + opt_bytes)
   flops = float(useful_flops_per_step(1, d, batch_size)) * width_sum * steps
   seconds = c * steps * SECONDS_PER_MODEL_STEP + flops / USEFUL_FLOP_PER_S
   return Estimate(c, nbytes, c * steps, flops, seconds)

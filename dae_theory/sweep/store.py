@@ -21,10 +21,12 @@ import numpy as np
 from dae_theory import io
 from dae_theory.sweep.plan import Configs
 
-LAYOUT = 5
+LAYOUT = 6
 """Version of the chunk-file layout, part of every fingerprint (4: each chunk file carries its own
 fingerprint and a checksum of its arrays; 5: the weights of any model plug, one array per leaf named
-``param/<leaf>``, and the plug's name in the settings)."""
+``param/<leaf>``, and the plug's name in the settings; 6: the weights at the checkpoint steps,
+``snapshot/<leaf>`` with a (configs, checkpoints) leading shape, the checkpoints in the settings, the
+configs' optimizer column in the fingerprint, and the layout number in each chunk file)."""
 
 def data_digest(x: np.ndarray) -> bytes:
   h = hashlib.sha256()
@@ -39,7 +41,7 @@ def fingerprint(data_digest: bytes, settings: dict, configs: Configs, index=None
   h.update(json.dumps(settings, sort_keys=True).encode())
   if index is not None:
     h.update(np.asarray(index, np.int64).tobytes())
-  for a in configs:
+  for a in configs.arrays():
     h.update(np.ascontiguousarray(a).tobytes())
   return h.hexdigest()[:16]
 
@@ -56,7 +58,7 @@ def checksum(arrays: dict) -> str:
 
 def write_chunk(path: str, arrays: dict, fingerprint: str) -> None:
   io.write_npz(path, {**arrays, "fingerprint": np.array(fingerprint),
-                      "checksum": np.array(checksum(arrays))})
+                      "checksum": np.array(checksum(arrays)), "layout": np.array(LAYOUT)})
 
 
 def read_chunk(path: str, fingerprint: str, idx: np.ndarray, shapes: dict, p_max: int,
@@ -85,6 +87,13 @@ def read_chunk(path: str, fingerprint: str, idx: np.ndarray, shapes: dict, p_max
         f"layout < {LAYOUT}) or by something else, so its configs cannot be checked. It is not "
         f"reused. Use a new workdir, or delete {os.path.dirname(path)} and the workdir's "
         "sweep_spec.json to recompute.")
+  layout = int(arrays.pop("layout", -1))
+  if layout != LAYOUT:
+    raise ValueError(
+        f"{path} was written by " + ("an older version of the sweep engine (chunk layout < 6)"
+                                     if layout < 0 else f"chunk layout {layout}")
+        + f", not this engine's layout {LAYOUT}, so its arrays cannot be reused. Use a new workdir, "
+        f"or delete {os.path.dirname(path)} and the workdir's sweep_spec.json to recompute.")
   found = str(arrays.pop("fingerprint"))
   if found != fingerprint:
     raise ValueError(
