@@ -420,3 +420,75 @@ def data_card(x, labels=None, *, p: int | None = None, lam: float | None = None,
           "lam": None if lam is None else float(lam), "optimizer": optimizer,
           "learning_rate": None if learning_rate is None else float(learning_rate),
           "steps": None if steps is None else int(steps), "seeds": None if seeds is None else int(seeds)}
+
+
+def cluster_geometry(key: jax.Array, clusters: int, per_cluster: int, d: int, max_cosine: float,
+                     alpha: float = 0.0, mean_norm: float = 1.0) -> LabelledData:
+  r"""Clusters whose two Definition 3.1 numbers are knobs: the largest cosine between cluster means
+  (β) and the within-cluster spread (α), both hit exactly by the drawn sample (the data card measures
+  them, :func:`data_card`).
+
+  Means: M vectors of norm ``mean_norm`` with every pairwise cosine equal to ``max_cosine`` = c (an
+  equiangular set, Gram matrix ``mean_norm²·((1 − c)I + c𝟙𝟙ᵀ)``, positive semi-definite exactly for
+  −1/(M−1) ≤ c ≤ 1), in a random orientation: c > 0 acute (Cor. 3.2's hypothesis fails), c = 0
+  orthogonal, c = −1/(M−1) the centred simplex of :func:`simplex_directions`. Samples: x_kj = μ_k +
+  δ_kj with δ Gaussian, projected onto the orthogonal complement of the means, centred within each
+  cluster (so each cluster's sample mean is μ_k exactly, and β measured on sample means is c) and
+  scaled so that the largest ‖δ_kj‖ of cluster k is α·‖μ_k‖ (so Definition 3.1's α is attained).
+  With δ ⊥ μ_k every within-cluster cosine is ≥ (1 − α²)/(1 + α²), positive for α < 1.
+  ``per_cluster = 1`` (or α = 0) is a memorization set: each sample its own cluster, pairwise cosine
+  c (pairwise obtuse exactly when c < 0).
+
+  Args:
+    key: PRNG key.
+    clusters: M ≥ 1.
+    per_cluster: samples per cluster ≥ 1.
+    d: dimension; needs d ≥ M (d ≥ M + 1 when α > 0, so that the spread has room).
+    max_cosine: c in [−1/(M−1), 1).
+    alpha: α ≥ 0 (α > 0 needs per_cluster ≥ 2: one sample is its own mean).
+    mean_norm: ‖μ_k‖ > 0.
+
+  Returns:
+    LabelledData (rows cluster by cluster: cluster k is rows k·per_cluster … (k+1)·per_cluster − 1).
+
+  Raises:
+    ValueError: naming the argument and the rule it breaks.
+  """
+  m = _check_positive_int("clusters", clusters)
+  per = _check_positive_int("per_cluster", per_cluster)
+  d = _check_positive_int("d", d)
+  mean_norm = _check_positive("mean_norm", mean_norm)
+  c = float(max_cosine)
+  lo = -1.0 / (m - 1) if m > 1 else -1.0
+  if not np.isfinite(c) or c >= 1 or c < lo - 1e-12:
+    raise ValueError(f"max_cosine must lie in [-1/(M-1), 1) = [{lo:.6g}, 1) for M = {m} clusters, "
+                     f"got {max_cosine!r}.")
+  alpha = float(alpha)
+  if not np.isfinite(alpha) or alpha < 0:
+    raise ValueError(f"alpha must be finite and >= 0, got {alpha!r}.")
+  if alpha > 0 and per < 2:
+    raise ValueError(f"alpha = {alpha} > 0 needs per_cluster >= 2 (one sample is its own mean), "
+                     f"got {per}.")
+  if d < m + (alpha > 0):
+    raise ValueError(f"d = {d} must be >= M{' + 1' if alpha > 0 else ''} = {m + (alpha > 0)} "
+                     "(the means, and the spread orthogonal to them, need the room).")
+  c = max(c, lo)
+  k_rot, k_dev = jax.random.split(key)
+  gram = (1 - c) * np.eye(m) + c * np.ones((m, m))
+  eig, vec = np.linalg.eigh(gram)
+  coords = vec * np.sqrt(np.clip(eig, 0, None))[None, :]  # (M, M), coords @ coords.T = gram
+  rot = np.asarray(random_orthonormal(k_rot, d, m), np.float64)  # (d, M)
+  means = mean_norm * coords @ rot.T  # (M, d)
+  labels = np.repeat(np.arange(m), per)
+  x = means[labels]
+  if alpha > 0:
+    dev = np.asarray(jax.random.normal(k_dev, (m * per, d)), np.float64)
+    dev -= (dev @ rot) @ rot.T  # orthogonal to every mean
+    for k in range(m):
+      rows = labels == k
+      dk = dev[rows] - dev[rows].mean(0)
+      dev[rows] = dk * (alpha * mean_norm / np.linalg.norm(dk, axis=1).max())
+    x = x + dev
+  dtype = jnp.result_type(float)
+  return LabelledData(x=jnp.asarray(x, dtype), labels=jnp.asarray(labels),
+                      means=jnp.asarray(means, dtype))
