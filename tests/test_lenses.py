@@ -282,3 +282,39 @@ def test_the_baseline_refuses_bad_sizes():
     lenses.random_alignment_baseline(jax.random.key(0), 4, 1, 0)
   with pytest.raises(ValueError, match="d must be an integer >= 1"):
     lenses.random_alignment_baseline(jax.random.key(0), 4.0, 1, 3)
+  with pytest.raises(ValueError, match="draws must be an integer >= 2"):
+    lenses.random_alignment_baseline(jax.random.key(0), 4, 1, 3, draws=1)
+
+
+def test_the_exact_only_baseline_is_the_exact_law_of_the_monte_carlo_one():
+  """draws=0 skips the Monte Carlo: the same exact mean and 95th percentile (same quadrature, so
+  equal), NaN Monte-Carlo fields, no values."""
+  full = lenses.random_alignment_baseline(jax.random.key(0), 16, 1, 50, draws=200)
+  exact = lenses.random_alignment_baseline(jax.random.key(0), 16, 1, 50, draws=0)
+  assert (exact.exact_mean, exact.exact_quantile_95) == (full.exact_mean, full.exact_quantile_95)
+  assert np.isnan(exact.mean) and np.isnan(exact.quantile_95) and exact.values.size == 0
+
+
+# ---- linear distillation: normal equations with an lstsq fallback --------------------------------
+
+
+def test_linear_distillation_solves_the_least_squares_problem(x64):
+  """The normal equations give LAPACK's least-squares solution on a well-conditioned fit (600 noisy
+  inputs in d = 8 of a tanh denoiser; 1e-9 relative is far above float64 rounding times cond(X)² ≈
+  1e2 and far below any real difference); a rank-deficient design (a constant column duplicates the
+  intercept) falls back to lstsq and still gives its minimum-residual predictions (1e-9). The
+  denoiser sees float32 inputs (as in the lens), so the reference targets are computed from them."""
+  rng = np.random.default_rng(2)
+  y = rng.normal(size=(600, 8)) * np.linspace(0.5, 2.0, 8)
+  den = lambda v, s: jnp.tanh(v)
+  a, b = lenses.linear_distillation(den, y, 0.3)
+  design = np.c_[y, np.ones(600)]
+  target = lambda v: np.asarray(jnp.tanh(jnp.asarray(v, jnp.float32)), np.float64)  # the fit's input
+  ref, *_ = np.linalg.lstsq(design, target(y), rcond=None)
+  np.testing.assert_allclose(np.r_[a, b[None]], ref, rtol=1e-9, atol=1e-12)
+  y_bad = y.copy()
+  y_bad[:, 3] = 1.0  # collinear with the intercept: the Gram matrix is singular
+  a2, b2 = lenses.linear_distillation(den, y_bad, 0.3)
+  pred = y_bad @ a2 + b2
+  ref2, *_ = np.linalg.lstsq(np.c_[y_bad, np.ones(600)], target(y_bad), rcond=None)
+  np.testing.assert_allclose(pred, np.c_[y_bad, np.ones(600)] @ ref2, rtol=1e-9, atol=1e-9)
