@@ -283,6 +283,8 @@ def run(cfg: Config, workdir: str, log=print) -> dict:
                                      np.repeat(y, mult), cfg.learning_rate, cfg.weight_decay)
         cards[name]["multiplicities"] = list(mults)
         cards[name]["distinct_points"] = int(len(x))
+        cards[name]["width_rule"] = (f"{cfg.width - len(points)} units for the modes + one per each of "
+                                     f"the {len(points)} tracked points")
       ks = jax.random.fold_in(key, s)
       t = time.perf_counter()
       params, den = diffusion_model(jax.random.fold_in(ks, 0), jnp.asarray(x_train), cfg.width,
@@ -328,7 +330,12 @@ def run(cfg: Config, workdir: str, log=print) -> dict:
                             cfg.n_boot, cfg.seed + di)
     secs["evaluate"] += time.perf_counter() - t
   table = format_table(rows)
-  summary = {"lines": table.splitlines(), "rows": rows, "counts": counts, "data_cards": cards,
+  head = [f"{name}, {lab} label: copies per multiplicity over {cfg.seeds} seeds "
+          + ", ".join(f"m = {m}: {sum(c[str(m)] for c in counts[name][lab])}" for m in mults)
+          + f"; copies of untracked points {sum(c['untracked'] for c in counts[name][lab])}; "
+          f"non-finite samples {sum(c['nonfinite'] for c in counts[name][lab])} of "
+          f"{cfg.seeds * cfg.samples}" for name in cfg.datasets for lab in LABELS]
+  summary = {"lines": head + table.splitlines(), "rows": rows, "counts": counts, "data_cards": cards,
              "us_per_sample": us, "label_names": LABEL_NAMES, "unit": "model seed",
              "direction_copy_norm_ratio": norm_ratio, "seconds": secs}
   io.write_run(workdir, cfg, out, started,
