@@ -85,6 +85,8 @@ def draw(loaded: dict, out_dir: str):
       ax.plot(steps, np.nanmean(per, 0), "o-", color=col, ms=3, label=f"β = {b:+.2f}")
       ax.fill_between(steps, np.nanmin(per, 0), np.nanmax(per, 0), color=col, alpha=0.15, lw=0)
     ax.set_xscale("log")
+    ax.minorticks_off()
+    ax.set_xticks(steps[::2], [str(int(t)) for t in steps[::2]])
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel("training step")
     if oi == 0:

@@ -224,7 +224,7 @@ def eq9_matrix(x: np.ndarray, sigma: float, lam: float) -> np.ndarray | None:
   return (x.T * r2) @ x
 
 
-def evaluate(cfg: Config, res: sweep.SweepResult, x, x_test, beta_measured: float, key) -> dict:
+def evaluate(key, cfg: Config, res: sweep.SweepResult, x, x_test, beta_measured: float) -> dict:
   """Metrics of every config at every checkpoint: arrays ``(C, K)``."""
   cf = res.configs
   c, k = res.snapshots.w1.shape[:2]
@@ -270,7 +270,8 @@ def run(cfg: Config, workdir: str, log=print) -> dict[str, np.ndarray]:
                           cosine=cfg.schedule == "cosine", checkpoints=cfg.checkpoints,
                           workdir=os.path.join(workdir, "sweeps", f"beta_{bi}"), log=log)
     train_s += time.time() - t0
-    m = evaluate(cfg, res, x, x_test, card["beta"], jax.random.fold_in(jax.random.fold_in(root, 2), bi))
+    m = evaluate(jax.random.fold_in(jax.random.fold_in(root, 2), bi), cfg, res, x, x_test,
+                 card["beta"])
     m["status"] = np.repeat(res.status[:, None], len(cfg.checkpoints), 1).astype(np.float64)
     per_beta.append({k: v.reshape(shape + (len(cfg.checkpoints),)) for k, v in m.items()})
   out = {k: np.stack([p[k] for p in per_beta]) for k in per_beta[0]}
