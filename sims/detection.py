@@ -283,7 +283,7 @@ def run(cfg: Config, workdir: str, log=print) -> dict:
                                      np.repeat(y, mult), cfg.learning_rate, cfg.weight_decay)
         cards[name]["multiplicities"] = list(mults)
         cards[name]["distinct_points"] = int(len(x))
-        cards[name]["width_rule"] = (f"{cfg.width - len(points)} units for the modes + one per each of "
+        cards[name]["width_rule"] = (f"{cfg.width - len(points)} units for the modes + one for each of "
                                      f"the {len(points)} tracked points")
       ks = jax.random.fold_in(key, s)
       t = time.perf_counter()
