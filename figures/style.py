@@ -158,7 +158,10 @@ def card_text(card: dict, name: str = "") -> str:
   ``summary["data_card"]`` or ``summary["data_cards"][name]``): the fields that are set, in a fixed
   order; α/β as measured (NaN: undefined for this data, e.g. one centred cluster)."""
   def num(v):
-    return "n/a" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.3g}"
+    # dae_theory.io writes NaN as the string "nan" (JSON has none): undefined, like None
+    if v is None or isinstance(v, str) or (isinstance(v, float) and not np.isfinite(v)):
+      return "n/a"
+    return f"{v:.3g}"
 
   parts = [f"d = {card['d']}", f"n = {card['n']}"]
   if card.get("p") is not None:

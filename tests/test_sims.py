@@ -133,9 +133,12 @@ def test_phase_diagram_smoke_and_figure(tmp_path):
   from figures import phase_diagram as fig
 
   config, arrays, summary = fig.style.load_run(str(tmp_path / "run"), "sims.phase_diagram")
-  assert summary == {"lines": phase_diagram.boundary_summary(out)}  # written by the sim
+  # written by the sim: the boundary lines, then the hypotheses line; the data card and hypotheses
+  assert summary["lines"][:-1] == phase_diagram.boundary_summary(out)
+  assert summary["lines"][-1].startswith("hypotheses:")
+  assert set(summary) == {"lines", "data_cards", "hypotheses"}
   paths, caption = fig.draw({"phase": (config, arrays, summary)}, str(tmp_path / "figs"))
-  assert caption == " ".join(summary["lines"]) and caption.startswith("sigma=")
+  assert caption.startswith(" ".join(summary["lines"]) + " Data card: [") and caption.startswith("sigma=")
   assert [os.path.basename(p) for p in paths] == ["phase_diagram.png", "phase_diagram.pdf"]
   assert all(os.path.getsize(p) > 1000 for p in paths)
 
