@@ -33,7 +33,10 @@ def _mean_se(v):
 def _fmt(f: dict) -> str:
   ok = sum(f["identified"])
   if ok == 0:
-    return "not identified"
+    why = f["reasons"][0]
+    short = ("midpoint beyond the grid" if "beyond the grid" in why else
+             "still moving at the ends of the grid" if "asymptotes" in why else why.split(":")[0])
+    return f"not identified ({short})"
   lo, hi = f["interval"]
   iv = f" [{lo:.0f}, {hi:.0f}]" if np.isfinite(lo) else ""
   return f"{f['center']:.0f}{iv} ({ok}/{len(f['identified'])} seeds)"
