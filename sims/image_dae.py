@@ -364,13 +364,18 @@ def run(cfg: Config, workdir: str, log=print) -> dict:
                       held["test_labels"]))
   out.update(_plain_pairs(key, cfg, x_mem, x_all))
   out.update(train_images=raw, mean=mean, mem_idx=mem_idx, side=side)
+  # Known discrepancy 12: the memorization set's pairwise cosines before and after centring
+  for name, x in (("raw", raw[mem_idx]), ("centred", centred[mem_idx])):
+    c = np.asarray(metrics.cosine_matrix(x, x))[~np.eye(len(mem_idx), dtype=bool)]
+    out[f"mem_set_{name}_cos"] = np.array([c.min(), c.max()])
   cards = data_cards(cfg, centred[mem_idx], centred, held["labels"])
   io.write_run(workdir, cfg, out, started, axes={
       "mem_samples": ["seed", "sample", "pixel"], "mem_nn_cos": ["seed", "sample"],
       "mem_w": ["seed", "pixel", "unit"], "gen_w": ["seed", "pixel", "unit"],
       "mem_col_cos": ["seed", "unit"], "mem_std": ["seed", "point"], "gen_std": ["seed", "point"],
       "auroc_std_per_seed": ["seed"], "auroc_std_ci": ["low/high"],
-      "train_images": ["image", "pixel"]},
+      "train_images": ["image", "pixel"], "mem_set_raw_cos": ["min/max"],
+      "mem_set_centred_cos": ["min/max"]},
       extra={"summary.json": {"lines": summary(out, cfg), "data_cards": cards,
                               "fig4_interval": INTERVAL_UNIT}})
   out["data_cards"] = cards
@@ -410,6 +415,9 @@ def summary(out: dict, cfg: Config) -> list[str]:
       f"live column {_r(out['mem_live_cos_min'])}, memorized images with a live column at cosine >= "
       f"{STORED_COSINE} {out['mem_images_stored'].tolist()} of {cfg.n_memorize}; generalizing live "
       f"{out['gen_live_count'].tolist()}, highest best cosine {_r(out['gen_live_cos_max'])}",
+      f"memorization set: pairwise cosines {out['mem_set_raw_cos'][0]:.3f} to "
+      f"{out['mem_set_raw_cos'][1]:.3f} in raw [-1, 1] pixels, {out['mem_set_centred_cos'][0]:.3f} to "
+      f"{out['mem_set_centred_cos'][1]:.3f} centred (Cor. 3.2 needs them < 0)",
       f"std(h) memorized {np.median(out['mem_std']):.3f} vs generalized "
       f"{np.median(out['gen_std']):.3f} (medians over all seeds): AUROC {out['auroc_std']:.3f} "
       f"[{out['auroc_std_ci'][0]:.3f}, {out['auroc_std_ci'][1]:.3f}] (per seed "

@@ -246,6 +246,9 @@ def test_image_sim_records_the_scale_aware_copy_label_and_sample_quality(tmp_pat
       assert out[f"{name}_live_cos_max"][i] == out[f"{name}_col_cos"][i][live].max()
     assert out[f"{name}_std"].shape == (s, cfg.n_memorize * cfg.draws)
   assert np.all((0 <= out["mem_images_stored"]) & (out["mem_images_stored"] <= cfg.n_memorize))
+  # the memorization set satisfies Cor. 3.2's hypothesis after centring (the rule that picked it)
+  assert out["mem_set_centred_cos"][1] < -cfg.obtuse_margin <= 0
+  assert out["mem_set_raw_cos"][0] <= out["mem_set_raw_cos"][1]
   assert 0 < out["heldout_confidence_median"] <= 1
   # Fig. 4: per-seed AUROC = the AUROC of that seed's stored scores; the estimate is their mean
   labels = np.r_[np.ones(out["mem_std"].shape[1]), np.zeros(out["gen_std"].shape[1])]
