@@ -159,7 +159,8 @@ def draw(loaded: dict, out_dir: str):
                    f"{_iv(e['max_slope_g'], 2)}, jump share/even {_iv(e['jump_share_g'], 2)}, "
                    f"reaches P ≥ 0.9 on the manifold {_iv(e['reached_g'], 2)} (all levels: width "
                    f"{_iv(e['width_u'])}, max ΔP/Δa_rel {_iv(e['max_slope_u'], 2)}, jump share/even "
-                   f"{_iv(e['jump_share_u'], 2)}), path points off {_iv(e['off_fraction'], 2)}")
+                   f"{_iv(e['jump_share_u'], 2)}), path points off {_iv(e['off_fraction'], 2)}, "
+                   f"steepest rise with both levels on the manifold {_iv(e['steepest_on'], 2)}")
   caption = (f"Steering towards a class the memorizing model stores (class {stored}) and one it does "
              f"not (class {other}), a·v added only while σ ∈ [{lo:g}, {hi:g}] "
              f"({int(a['steered_levels'])} of 60 sampler levels); {int(config['paths'])} paths per "

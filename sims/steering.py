@@ -27,10 +27,11 @@ norm grows fast in a; inside the window it grows too (the bias-free denoiser is 
 at fixed σ, so it carries a large early displacement to the end instead of pulling it back), but more
 slowly. The run records, for seed 0 and the stored class at a_max, the norm ratio of the same paths
 steered in the window and at every level (``<kind>_norm_ratio_at_amax_window`` and
-``..._everywhere``, a summary line); the manifold guard below catches what the window does not. ``a_max`` = 2 (41 levels, Δa_rel = 0.05): in a pilot (seed 0)
-the generalizing model's mean P(target) passed 0.9 near a_rel ≈ 1 with this window (0.2 steering
-everywhere), so the grid holds the whole rise with room after it, resolved in about 20 steps; the
-summary line "first reaches 0.9 at a_rel" gives the run's own values.
+``..._everywhere``, a summary line); the manifold guard below catches what the window does not.
+``a_max`` = 2 (41 levels, Δa_rel = 0.05): with this window the generalizing model's mean P(target)
+first reaches 0.9 near a_rel ≈ 1 (the summary line "first reaches 0.9 at a_rel"; about 0.2 when
+steering at every level, in a pilot), so the grid holds the whole rise, resolved in about 20 steps,
+with room after it.
 
 Per path, on the classifier's P(target) (a scikit-learn logistic regression fitted on the raw training
 digits) and the outputs x(a) (:func:`dae_theory.steering.transition_metrics`):
@@ -176,6 +177,13 @@ def _score(clf, mean, target, x, a_rel, x_train, x_heldout) -> dict:
     out[f"jump_share_{tag}"] = np.where(keep, m["jump_share_even"], np.nan)
     out[f"reached_{tag}"] = np.where(keep, m["reached_90"].astype(float), np.nan)
   out["levels_kept"] = g["levels_kept"]
+  # Where the steepest rise of P happens (all levels): both of its levels on the manifold or not,
+  # and the outputs' norm ratio to the data just before and after it.
+  k = np.argmax(np.diff(np.where(ok, prob, 0.0), axis=0), axis=0)  # (paths,)
+  j = np.arange(prob.shape[1])
+  out["steepest_on"] = np.where(ok, (rep.on[k, j] & rep.on[k + 1, j]).astype(float), np.nan)
+  out["steepest_norm_before"] = np.where(ok, rep.norm_ratio[k, j], np.nan)
+  out["steepest_norm_after"] = np.where(ok, rep.norm_ratio[k + 1, j], np.nan)
   return out
 
 
@@ -261,6 +269,11 @@ def run(cfg: Config, workdir: str, log=print) -> dict:
                                                     seed=cfg.seed)._asdict()
     entry["on_at_0"] = steering.seed_bootstrap(on[:, 0].astype(float), cfg.n_boot,
                                                seed=cfg.seed)._asdict()
+    entry["steepest_on"] = steering.seed_bootstrap(out[f"{kind}_{t}_steepest_on"], cfg.n_boot,
+                                                   seed=cfg.seed)._asdict()
+    for side in ("before", "after"):
+      entry[f"steepest_norm_{side}_median"] = float(
+          np.nanmedian(out[f"{kind}_{t}_steepest_norm_{side}"]))
     entry["nonfinite_points"] = int(out[f"{kind}_{t}_nonfinite"].sum())
     table.setdefault(kind, {})[t] = entry
   for kind, stats in copy_stats.items():
@@ -284,7 +297,8 @@ def run(cfg: Config, workdir: str, log=print) -> dict:
       for m in METRICS:
         for tag in ("g", "s", "u"):
           axes[f"{kind}_{t}_{m}_{tag}"] = ["seed", "path"]
-      axes[f"{kind}_{t}_levels_kept"] = ["seed", "path"]
+      for name in ("levels_kept", "steepest_on", "steepest_norm_before", "steepest_norm_after"):
+        axes[f"{kind}_{t}_{name}"] = ["seed", "path"]
     axes[f"{kind}_strip"] = ["a", "path", "pixel"]
   for kind in ("mem", "gen"):
     for where in ("window", "everywhere"):
@@ -341,7 +355,8 @@ def summary(out: dict, cfg: Config, table: dict | None = None) -> list[str]:
     for kind in KINDS:
       c = _mean_crossing(out["a_rel"], out[f"{kind}_{t}_prob"])
       crossings.append(f"class {cls} {KIND_NAMES[kind]} " + ("never" if np.isnan(c) else f"{c:.2f}"))
-  lines.append("mean P(target) over seeds and paths first reaches 0.9 at a_rel: " + ", ".join(crossings))
+  lines.append("mean P(target) over seeds and paths first reaches 0.9 at a_rel: "
+               + ", ".join(crossings))
   for t, cls in (("stored", stored), ("other", other)):
     for kind in KINDS:
       e = table[kind][t]
@@ -351,8 +366,11 @@ def summary(out: dict, cfg: Config, table: dict | None = None) -> list[str]:
           f"{_iv(e['reached_g'], 2)}; unguarded width {_iv(e['width_u'])}, max slope "
           f"{_iv(e['max_slope_u'], 2)}, jump share vs even {_iv(e['jump_share_u'], 2)}, reached 0.9 "
           f"{_iv(e['reached_u'], 2)}; stopped: width {_iv(e['width_s'])}, reached 0.9 "
-          f"{_iv(e['reached_s'], 2)}; on the manifold at a = 0 {_iv(e['on_at_0'], 2)}, path points "
-          f"off {_iv(e['off_fraction'], 2)}, non-finite {e['nonfinite_points']}")
+          f"{_iv(e['reached_s'], 2)}; steepest step with both levels on the manifold "
+          f"{_iv(e['steepest_on'], 2)}, median norm ratio {e['steepest_norm_before_median']:.2f} → "
+          f"{e['steepest_norm_after_median']:.2f} across it; on the manifold at a = 0 "
+          f"{_iv(e['on_at_0'], 2)}, path points off {_iv(e['off_fraction'], 2)}, non-finite "
+          f"{e['nonfinite_points']}")
   return lines
 
 

@@ -50,8 +50,11 @@ def test_steering_record_structure_and_invariants(smoke_run):
         assert set(np.unique(r[np.isfinite(r)])) <= {0.0, 1.0}
         js = out[f"{kind}_{t}_jump_share_{tag}"]
         assert np.all(js[np.isfinite(js)] >= 1 - 1e-9)
+      so = out[f"{kind}_{t}_steepest_on"]
+      assert set(np.unique(so[np.isfinite(so)])) <= {0.0, 1.0}
+      assert np.all(out[f"{kind}_{t}_steepest_norm_before"][np.isfinite(so)] >= 0)
       e = summ["metrics"][kind][t]
-      for key in ("off_fraction", "on_at_0"):
+      for key in ("off_fraction", "on_at_0", "steepest_on"):
         assert 0 <= float(e[key]["mean"]) <= 1
   for kind in ("mem", "gen"):  # a = 0: the steering term is 0·v, so both targets share the samples
     np.testing.assert_array_equal(out[f"{kind}_stored_norm_ratio"][:, 0],
