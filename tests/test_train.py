@@ -224,3 +224,17 @@ def test_train_dae_casts_integer_data_to_float_explicitly():
   ref = train.train_dae(jax.random.key(0), x.astype(np.float32), 4, 0.2, 1e-4, 20, 1e-2)
   assert res.params.w1.dtype == jnp.float32
   np.testing.assert_array_equal(np.asarray(res.params.w1), np.asarray(ref.params.w1))
+
+
+def test_sgd_momentum_is_heavy_ball_with_momentum_0_9():
+  """``sgd_momentum`` (the map's third optimizer): trace_t = g_t + 0.9·trace_{t−1}, update = −lr·trace,
+  so a constant gradient g gives −lr·g, then −1.9·lr·g, then −2.71·lr·g (float64 identities, 1e-15)."""
+  with jax.enable_x64(True):
+    opt = train.make_optimizer("sgd_momentum", 0.1)
+    p = {"w": jnp.zeros(3, jnp.float64)}
+    g = {"w": jnp.array([1.0, -2.0, 0.5], jnp.float64)}
+    state = opt.init(p)
+    for factor in (1.0, 1.9, 2.71):
+      upd, state = opt.update(g, state, p)
+      np.testing.assert_allclose(upd["w"], -0.1 * factor * g["w"], rtol=1e-15, atol=0)
+    assert train.MOMENTUM == 0.9 and "sgd_momentum" in train.OPTIMIZERS
