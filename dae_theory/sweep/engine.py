@@ -26,6 +26,11 @@ Design (docs/experiments.md §6):
 * **Long runs.** Finished chunks are stored and verified by :mod:`dae_theory.sweep.store`.
 * **Divergence.** A config diverges as in :func:`dae_theory.train.guarded_step`; it is frozen at the
   weights of that step and the step is recorded in ``status`` (−1 = finished normally).
+* **Optimizers.** Configs may carry their own optimizer (``Configs.optimizer``, the leading axis of
+  :class:`~dae_theory.sweep.plan.Grid` with ``optimizers``); a chunk then has one group per
+  (optimizer, width), each with its own optax transformation, in the same program.
+* **Checkpoints.** ``checkpoints`` keeps the weights after chosen steps of each trajectory
+  (``SweepResult.snapshots``), written with the chunk; the scan runs in segments of their gcd.
 """
 
 from __future__ import annotations
