@@ -61,7 +61,7 @@ construction (even motion); its width is in the same grid units as a_rel.
 Intervals: 95%, over model seeds (resampling seeds, then paths within each;
 :func:`dae_theory.steering.seed_bootstrap`); a seed's value is the mean over its paths that have one.
 
-  python -m sims.steering --workdir runs/steering        # about 1.5 min on 2 CPU cores
+  python -m sims.steering --workdir runs/steering        # 50 s of CPU; 1.5-3 min wall on 2 busy cores
 """
 
 from __future__ import annotations
@@ -82,8 +82,8 @@ from sims._flags import require
 KINDS = ("mem", "gen", "pixel")
 KIND_NAMES = {"mem": "memorizing", "gen": "generalizing", "pixel": "pixel interpolation"}
 TARGETS = ("stored", "other")
-# Per-path metrics, in the order of the summary; "_g" = guarded (stopped at the first off-manifold
-# level), "_u" = unguarded (all levels).
+# Per-path metrics, in the order of the summary; each with the suffix "_g" (guarded: the on-manifold
+# levels only), "_s" (stopped at the first off-manifold level) or "_u" (unguarded: all levels).
 METRICS = ("width", "max_slope", "jump_share", "reached")
 STRIP_PATHS = 2
 
