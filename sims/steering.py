@@ -61,7 +61,7 @@ construction (even motion); its width is in the same grid units as a_rel.
 Intervals: 95%, over model seeds (resampling seeds, then paths within each;
 :func:`dae_theory.steering.seed_bootstrap`); a seed's value is the mean over its paths that have one.
 
-  python -m sims.steering --workdir runs/steering        # 50 s of CPU; 1.5-3 min wall on 2 busy cores
+  python -m sims.steering --workdir runs/steering        # about 1 min on 2 CPU cores
 """
 
 from __future__ import annotations
