@@ -282,8 +282,9 @@ def run(cfg: Config, workdir: str, log=print) -> dict:
     out[f"{kind}_nonfinite_at_0"] = arr[:, 2]
   for kind, strip in strips.items():
     out[f"{kind}_strip"] = strip  # (levels, STRIP_PATHS, d), seed 0, stored target
+  # each memorized image is its own cluster (Cor. 3.2's setting: α = 0, β = its largest pairwise cosine)
   cards = {"memorizing": diffusion_card(centred[mem_idx], cfg.width, cfg.steps, cfg.seeds,
-                                        learning_rate=cfg.learning_rate,
+                                        np.arange(len(mem_idx)), learning_rate=cfg.learning_rate,
                                         weight_decay=cfg.weight_decay),
            "generalizing": diffusion_card(centred, cfg.width, cfg.steps, cfg.seeds,
                                           split.train_labels, learning_rate=cfg.learning_rate,
