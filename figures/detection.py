@@ -1,6 +1,6 @@
 r"""Memorization detection inside one model (the duplication-spectrum benchmark, Table 1 analogue):
 per data set, (a) how often a model's samples copy the point of each multiplicity, by the scale-aware
-copy label and by the scale-blind direction label; (b, c) the within-model AUROC of the scores against
+copy label, by the distance ratio alone and by the scale-blind direction label; (b–d) the within-model AUROC of the scores against
 the multiplicity, with 95% intervals over model seeds (two-level bootstrap). Reads
 ``python -m sims.detection``.
 
@@ -14,10 +14,12 @@ import numpy as np
 from figures import style
 
 RUNS = {"detection": ("sims.detection", "runs/detection")}
-LABELS = ("copy", "direction")
+LABELS = ("copy", "ratio", "direction")
 ANY = "any duplicated point"
 TITLES = {"copy": "copy label (d₁/d₂ < 1/3, rel. error < 0.1)",
+          "ratio": "distance-ratio label (d₁/d₂ < 1/3)",
           "direction": "direction label (cosine ≥ 0.95), comparison"}
+MARKS = {"copy": ("o", "C3"), "ratio": ("^", "C2"), "direction": ("s", "C0")}
 
 
 def _shown(config: dict) -> list[str]:
@@ -39,19 +41,22 @@ def draw(loaded: dict, out_dir: str):
   rows, counts, cards = summary["rows"], summary["counts"], summary["data_cards"]
   shown = _shown(config)
   styles = {name: (f"C{i}", "-" if name.startswith("std") else "--") for i, name in enumerate(shown)}
-  fig, axes = plt.subplots(len(datasets), 3, figsize=(13, 3.6 * len(datasets)), squeeze=False)
+  fig, axes = plt.subplots(len(datasets), 1 + len(LABELS), figsize=(17, 3.6 * len(datasets)),
+                           squeeze=False)
   parts, letter = [], iter("abcdefghijklmnop")
   for r, name in enumerate(datasets):
     ax = axes[r, 0]
     n_seeds = len(counts[name]["copy"])
-    for lab, marker, color in (("copy", "o", "C3"), ("direction", "s", "C0")):
+    for lab in LABELS:
+      marker, color = MARKS[lab]
       per = np.array([[c[str(m)] for m in mults] for c in counts[name][lab]], float)
       total = np.array([sum(v for k, v in c.items() if k != "nonfinite") for c in counts[name][lab]])
       frac = per / np.maximum(total, 1)[:, None]
       for s in range(n_seeds):
         ax.scatter(mults, frac[s], s=10, marker=marker, color=color, alpha=0.35, lw=0)
       ax.plot(mults, frac.mean(0), marker=marker, color=color, lw=1.2,
-              label=f"{'copy' if lab == 'copy' else 'direction'} label (mean; dots: seeds)")
+              label=f"{ {'copy': 'copy', 'ratio': 'distance-ratio', 'direction': 'direction'}[lab]} label "
+                    "(mean; dots: seeds)")
     ax.set_xscale("log")
     ax.set_yscale("symlog", linthresh=1e-3)
     ax.set_ylim(0, 1)
@@ -107,9 +112,10 @@ def draw(loaded: dict, out_dir: str):
   cap_cards = " ".join(style.card_text(cards[n], n) for n in datasets)
   caption = ("Detection inside one model (duplication spectrum). Left column: the fraction of each "
              "model's samples that copy the point of each multiplicity (line: mean over seeds; dots: "
-             "seeds); middle and right: the within-model AUROC of the scores per multiplicity under "
+             "seeds); the other columns: the within-model AUROC of the scores per multiplicity under "
              "each label. Positives: samples that copy the point "
-             "of multiplicity m (copy label: d₁/d₂ < 1/3 and relative L2 error < 0.1; direction label: "
+             "of multiplicity m (copy label: d₁/d₂ < 1/3 and relative L2 error < 0.1; distance-ratio label: "
+             "d₁/d₂ < 1/3 alone, the memorization literature's criterion; direction label: "
              "cosine ≥ 0.95, for comparison); negatives: samples that copy nothing. Intervals: 95%, "
              "two-level bootstrap over model seeds, then samples within each model; n/a: fewer than "
              f"{config['min_positives']} positives over the seeds, or positives in fewer than 2 models. "

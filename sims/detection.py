@@ -22,8 +22,10 @@ stores each duplicated point in its own unit). The data card says p and p/d.
 
 **Labels** (part A, :mod:`dae_theory.copies`): a finite sample is a *copy* of training point i when
 ``copy_report(sample, distinct training points).is_copy`` (d₁/d₂ < 1/3 and relative L2 error < 0.1) and
-its nearest point is i. Beside it the scale-blind *direction* label (cosine ≥ 0.95 to the nearest point)
-is evaluated the same way, for comparison only: the DAE is bias-free and positively homogeneous in y,
+its nearest point is i. Beside it, evaluated the same way: the *distance-ratio* label, d₁/d₂ < 1/3 alone
+(the memorization literature's criterion, which admits a scaled copy when it is much nearer its point
+than the next one), and the scale-blind *direction* label (cosine ≥ 0.95 to the nearest point), for
+comparison only: the DAE is bias-free and positively homogeneous in y,
 so a stored point is a line of fixed points, and its samples are often scaled copies (direction right,
 norm off by 20–60%). Per multiplicity m: positives = samples that are copies of the tracked point of
 multiplicity m, negatives = samples that are copies of nothing; the row "any duplicated point" takes the
@@ -65,8 +67,12 @@ from sims._flags import require
 
 DATASETS = ("digits", "mixture")
 FPR = 0.01
-LABELS = ("copy", "direction")  # part A's scale-aware label; the scale-blind cosine label (comparison)
-LABEL_NAMES = {"copy": "copy (d₁/d₂ < 1/3, rel. error < 0.1)", "direction": "direction (cosine ≥ 0.95)"}
+# part A's scale-aware label; the memorization literature's distance-ratio criterion alone (d₁/d₂ < 1/3,
+# no condition on the error, so a scaled copy close to its point relative to the next one counts); the
+# scale-blind cosine label (comparison)
+LABELS = ("copy", "ratio", "direction")
+LABEL_NAMES = {"copy": "copy (d₁/d₂ < 1/3, rel. error < 0.1)", "ratio": "distance ratio (d₁/d₂ < 1/3)",
+               "direction": "direction (cosine ≥ 0.95)"}
 ANY = "any duplicated point"
 # Readable names of the code scores (detection.SCORES keys; each signed so that high = memorized).
 SCORE_NAMES = {"std": "std(h)", "neg_participation_ratio": "participation ratio",
@@ -154,7 +160,7 @@ def multiplicity_of(n: int, points: np.ndarray, mults, seed_index: int) -> np.nd
 
 def sample_groups(samples: np.ndarray, x: np.ndarray, mult: np.ndarray, points: np.ndarray
                   ) -> tuple[dict, dict]:
-  """Label every sample by the copy label and the direction label: the multiplicity of the tracked
+  """Label every sample by each of :data:`LABELS`: the multiplicity of the tracked
   point it copies (>= 1), :data:`NOVEL` (copy of nothing), :data:`UNTRACKED` (copy of another training
   point) or :data:`NONFINITE`; and the copy report's fields (NaN for non-finite samples)."""
   ok = np.all(np.isfinite(samples), axis=1)
@@ -164,7 +170,8 @@ def sample_groups(samples: np.ndarray, x: np.ndarray, mult: np.ndarray, points: 
   if ok.any():
     rep = copies.copy_report(samples[ok], x)
     tracked = np.isin(rep.nearest, points)
-    for lab, hit in (("copy", rep.is_copy), ("direction", rep.cosine >= copies.COSINE_COPY)):
+    for lab, hit in (("copy", rep.is_copy), ("ratio", rep.ratio < copies.COPY_DISTANCE_RATIO),
+                     ("direction", rep.cosine >= copies.COSINE_COPY)):
       g = np.where(hit, np.where(tracked, mult[rep.nearest], UNTRACKED), NOVEL)
       groups[lab][ok] = g
     for f in fields:
