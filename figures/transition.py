@@ -173,7 +173,7 @@ def draw(loaded: dict, out_dir: str):
     vs_n(ax)
     ax.set_ylabel("mean ‖x − NN(x)‖ / ‖x‖")
     ax.set_ylim(0, None)
-    ax = panel("top eigvec: subspace energy")
+    ax = panel("top eigenvector: subspace energy")
     for name in datasets:
       curve(ax, name, "jac_local_energy")
       curve(ax, name, "jac_subspace_energy", "--", "s")
