@@ -4,15 +4,13 @@ hypothesis fails, measured β), the figure, bad flags, and SIGKILL-and-resume of
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import kill_and_resume
 
 from dae_theory import constructions, data
 from sims import mechanism_map as mm
@@ -128,25 +126,8 @@ def test_kill_and_resume_gives_the_uninterrupted_result(tmp_path):
   """The sim (optimizer axis, checkpoints) is SIGKILLed after its first chunk file is on disk; the
   same command resumes and its results equal an uninterrupted run's bit for bit."""
   args = ["--smoke", "--betas=-0.3333333", "--chunk_size=4"]
-  cmd = lambda wd: [sys.executable, "-m", "sims.mechanism_map", *args, "--workdir", str(wd)]
-  killed = tmp_path / "killed"
-  proc = subprocess.Popen(cmd(killed), cwd=ROOT, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL)
-  chunk_dir = killed / "sweeps" / "beta_0" / "chunks"
-  deadline = time.time() + 240
-  while time.time() < deadline and not (chunk_dir.exists() and any(chunk_dir.glob("chunk_*.npz"))):
-    time.sleep(0.05)
-  proc.send_signal(signal.SIGKILL)
-  proc.wait()
-  n_before = len(list(chunk_dir.glob("chunk_*.npz")))
-  assert 1 <= n_before < 4, "the kill must land mid-run"
-  assert not (killed / "meta.json").exists()
-  resumed = subprocess.run(cmd(killed), cwd=ROOT, capture_output=True, text=True, timeout=300)
-  assert resumed.returncode == 0, resumed.stderr
-  fresh = subprocess.run(cmd(tmp_path / "fresh"), cwd=ROOT, capture_output=True, text=True,
-                         timeout=300)
-  assert fresh.returncode == 0, fresh.stderr
-  a, b = np.load(killed / "results.npz"), np.load(tmp_path / "fresh" / "results.npz")
+  a, b, n_before, killed = kill_and_resume(tmp_path, "sims.mechanism_map", args,
+                                            "sweeps/beta_0/chunks", 4)
   for k in ("stored_fraction", "ratio", "live_columns", "train_loss", "status"):
     np.testing.assert_array_equal(a[k], b[k], err_msg=k)
   lines = [json.loads(line) for line in

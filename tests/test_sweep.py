@@ -3,7 +3,6 @@ over 4 host devices, kill-and-resume, bad arguments."""
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from conftest import kill_and_resume
 
 from dae_theory import data, diffusion, model, plug, sweep, train
 
@@ -298,25 +298,7 @@ def test_kill_and_resume_gives_the_uninterrupted_result(tmp_path):
   """A real subprocess is SIGKILLed after its first chunk is on disk; the same command then resumes
   and ends with results identical to an uninterrupted run."""
   args = ["--smoke", "--widths=2,4", "--sample_sizes=4,8,16,32", "--chunk_size=1", "--steps=300"]
-  cmd = lambda wd: [sys.executable, "-m", "sims.phase_diagram", *args, "--workdir", str(wd)]
-  killed = tmp_path / "killed"
-  proc = subprocess.Popen(cmd(killed), cwd=ROOT, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL)
-  chunk_dir = killed / "chunks"
-  deadline = time.time() + 240
-  while time.time() < deadline and not (chunk_dir.exists() and any(chunk_dir.glob("chunk_*.npz"))):
-    time.sleep(0.05)
-  proc.send_signal(signal.SIGKILL)
-  proc.wait()
-  n_before = len(list(chunk_dir.glob("chunk_*.npz")))
-  assert 1 <= n_before < 8, "the kill must land mid-run"
-  assert not (killed / "meta.json").exists()
-  resumed = subprocess.run(cmd(killed), cwd=ROOT, capture_output=True, text=True, timeout=300)
-  assert resumed.returncode == 0, resumed.stderr
-  fresh = subprocess.run(cmd(tmp_path / "fresh"), cwd=ROOT, capture_output=True, text=True,
-                         timeout=300)
-  assert fresh.returncode == 0, fresh.stderr
-  a, b = np.load(killed / "results.npz"), np.load(tmp_path / "fresh" / "results.npz")
+  a, b, n_before, killed = kill_and_resume(tmp_path, "sims.phase_diagram", args, "chunks", 8)
   for k in ("w1", "status", "final_loss", "train_loss", "test_loss"):
     np.testing.assert_array_equal(a[k], b[k], err_msg=k)
   # The progress log: every line whole JSON; the resumed run's lines (the last n_chunks) read the
