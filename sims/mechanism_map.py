@@ -2,7 +2,8 @@ r"""Where does the spiky mechanism operate? A map of memorization over data geom
 λ, optimizer, width p/n and training time (issue 16).
 
 The data are a memorization set of the geometry family :func:`dae_theory.data.cluster_geometry`:
-``clusters`` samples of norm ``mean_norm`` (one per cluster, α = 0 by default) whose pairwise cosines
+``clusters`` × ``per_cluster`` samples of norm ``mean_norm`` (by default one per cluster, α = 0) whose
+cluster means' pairwise cosines
 all equal the requested largest cosine β, from clearly acute (+0.5) through orthogonal (0) to the
 centred simplex −1/(n−1). Cor. 3.2 (the spiky minimizer W_mem of Eq. 9, one column per sample) needs
 β < 0 and nλ < min‖x_i‖²; the map crosses both lines. One sweep per β value (the data are fixed per
@@ -16,8 +17,9 @@ default (``schedule``: a cosine decay freezes dead columns early).
 Per config and checkpoint (:func:`evaluate`):
 
 * ``train_loss``, ``test_loss`` and their ``ratio``: the Eq. 6 data term on ``noise_draws`` noisy
-  copies of each training sample, and on ``n_test`` fresh points of the same family (a sample of the
-  family in a random orientation is uniform on the sphere of radius ``mean_norm``); ``ratio > 2``
+  copies of each training sample, and on ``n_test`` points uniform on the sphere of radius
+  ``mean_norm`` (the family's law over random orientations, not the fixed orientation a net was
+  trained on: at β > 0 a net that learned only the common direction also passes); ``ratio > 2``
   marks a memorizing net (:data:`MEMORIZING_RATIO`).
 * ``stored_fraction`` (scale-aware): sample i is stored when the live columns whose best-matching
   training sample is i with cosine ≥ :data:`dae_theory.copies.COSINE_COPY` carry at least
@@ -270,8 +272,11 @@ def run(cfg: Config, workdir: str, log=print) -> dict[str, np.ndarray]:
                           cosine=cfg.schedule == "cosine", checkpoints=cfg.checkpoints,
                           workdir=os.path.join(workdir, "sweeps", f"beta_{bi}"), log=log)
     train_s += time.time() - t0
+    # Cor. 3.2 treats every sample as its own cluster: its hypothesis is on the largest cosine between
+    # samples (equal to the clusters' β only when there is one sample per cluster)
+    beta_samples = data.data_card(x, np.arange(x.shape[0]))["beta"]
     m = evaluate(jax.random.fold_in(jax.random.fold_in(root, 2), bi), cfg, res, x, x_test,
-                 card["beta"])
+                 beta_samples)
     m["status"] = np.repeat(res.status[:, None], len(cfg.checkpoints), 1).astype(np.float64)
     per_beta.append({k: v.reshape(shape + (len(cfg.checkpoints),)) for k, v in m.items()})
   out = {k: np.stack([p[k] for p in per_beta]) for k in per_beta[0]}

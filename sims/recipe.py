@@ -96,7 +96,9 @@ def run(cfg: Config, workdir: str, log=print) -> dict:
         log(f"lr {lr:g}, wd {wd:g}: copy fraction mem {out['mem_copy'][i, j].mean():.3f}, "
             f"gen {out['gen_copy'][i, j].mean():.3f}")
   lines = summary(out, cfg)
-  cards = {kind: diffusion_card(x, cfg.width, cfg.steps, cfg.seeds) for kind, x in sets.items()}
+  # the learning rate and λ are the grid's axes, not one value: None in the card (the table has them)
+  cards = {kind: {**diffusion_card(x, cfg.width, cfg.steps, cfg.seeds), "learning_rate": None,
+                  "lam": None} for kind, x in sets.items()}
   io.write_run(workdir, cfg, out, started,
                axes={k: ["learning_rate", "weight_decay", "seed"] for k in out if k != "d"},
                extra={"summary.json": {"lines": lines, "data_cards": cards}})

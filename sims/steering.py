@@ -40,7 +40,8 @@ digits) and the outputs x(a) (:func:`dae_theory.steering.transition_metrics`):
   fraction of paths that reach P >= 0.9 at all, ``reached``, is reported beside it);
 * **max slope** max ΔP/Δa_rel between consecutive levels;
 * **jump share vs even** J·(K − 1): 1 for a path of equal steps ‖x(a_{k+1}) − x(a_k)‖, K − 1 for one
-  jump.
+  jump (the guarded ``_g`` metrics count only the S steps between adjacent on-manifold levels and
+  report J·S; see :func:`dae_theory.steering.transition_metrics`).
 
 **Manifold guard** (:func:`dae_theory.steering.on_manifold`, defaults: norm ratio to the training
 digits' median norm in [0.5, 2] and nearest-training distance at most the 99% quantile of real held-out
@@ -116,6 +117,8 @@ class Config:
 
   def __post_init__(self):
     require(self, ("width", "steps", "seeds", "paths", "n_boot"), ">= 1", lambda v: v >= 1)
+    # model keys are fold_in(key, 100·[generalizing] + s): more than 100 seeds would reuse a key
+    require(self, ("seeds",), "<= 100", lambda v: v <= 100)
     require(self, ("levels", "n_memorize"), ">= 2", lambda v: v >= 2)
     require(self, ("learning_rate", "a_max"), "> 0", lambda v: v > 0)
     require(self, ("obtuse_margin", "weight_decay", "sigma_lo"), ">= 0", lambda v: v >= 0)

@@ -70,8 +70,9 @@ def test_intervals_are_over_models_and_contain_the_estimate():
   rows = det_sim.evaluate_rows("toy", "copy", groups, scores, MULTS, 5, 300, 0)
   r = next(r for r in rows if r["group"] == 300 and r["score"] == "noise")
   assert r["auroc"] == pytest.approx(np.mean(r["auroc_per_model"]), abs=1e-12)
-  assert r["auroc_ci"][0] <= r["auroc"] <= r["auroc_ci"][1]
-  assert r["tpr_ci"][0] <= r["tpr"] <= r["tpr_ci"][1]
+  # a percentile interval of a two-level bootstrap need not contain the estimate (TPR@1% on few
+  # negatives is biased upward in resamples): its order and range are asserted
+  assert 0 <= r["auroc_ci"][0] <= r["auroc_ci"][1] <= 1 and 0 <= r["tpr_ci"][0] <= r["tpr_ci"][1] <= 1
   two = det_sim.evaluate_rows("toy", "copy", groups[:2], scores[:2], MULTS, 5, 300, 0)
   r2 = next(x for x in two if x["group"] == 300 and x["score"] == "noise")
   assert r2["models"] == 2 and r2["auroc_per_model"] == r["auroc_per_model"][:2]
@@ -98,8 +99,9 @@ def test_a_small_run_writes_rows_for_every_multiplicity_label_and_score(tmp_path
       assert r["note"] and (r["n_pos"] < cfg.min_positives or r["models"] < 2), r
     else:
       assert r["models"] >= 2 and len(r["auroc_per_model"]) == r["models"]
-      assert r["auroc_ci"][0] <= r["auroc"] <= r["auroc_ci"][1]
-      assert r["tpr_ci"][0] <= r["tpr"] <= r["tpr_ci"][1]
+      per = r["auroc_per_model"]
+      assert min(per) - 1e-12 <= r["auroc"] <= max(per) + 1e-12  # the mean over models
+      assert 0 <= r["auroc_ci"][0] <= r["auroc_ci"][1] <= 1 and 0 <= r["tpr_ci"][0] <= r["tpr_ci"][1] <= 1
   table = (tmp_path / "table.md").read_text()
   assert table.count("| mixture |") == len(rows)
   summary = (tmp_path / "summary.json").read_text()

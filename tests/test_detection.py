@@ -459,8 +459,10 @@ def test_two_level_bootstrap_known_answers():
   assert abs((0.5 - res.ci[0]) - (res.ci[1] - 0.5)) < 0.2 * (res.ci[1] - res.ci[0]), res.ci
   spread = detection.hierarchical_bootstrap(2, [PERFECT, PERFECT, TIED, TIED], n_boot=2000)
   assert spread.ci == (0.5, 1.0)
-  fixed = [detection.auroc(*m) for m in (PERFECT, PERFECT, TIED, TIED)]  # samples-only resampling
-  assert np.ptp(fixed) == 0.5 and spread.ci[1] - spread.ci[0] == 0.5
+  # without between-model spread the same samples give zero-width intervals: models of one kind only
+  assert detection.hierarchical_bootstrap(3, [PERFECT, PERFECT], n_boot=500).ci == (1.0, 1.0)
+  tied = detection.hierarchical_bootstrap(4, [TIED, TIED], n_boot=500).ci
+  np.testing.assert_allclose(tied, (0.5, 0.5), rtol=0, atol=1e-12)
 
 
 def test_within_model_evaluation_equals_one_bootstrap_per_score_and_statistic():

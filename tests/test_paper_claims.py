@@ -79,6 +79,9 @@ per-seed values equal it up to rounding).
     per = out[f"auroc_{score}_per_seed"]
     assert per.shape == (s,)
     assert (per > 0.8).sum() >= s - 1, (score, per)
+    # the estimate is the mean over the seeds (an exact invariant); a percentile interval need not
+    # contain it, so only its order and range are asserted
     lo, hi = out[f"auroc_{score}_ci"]
-    assert lo - 1e-12 <= out[f"auroc_{score}"] <= hi + 1e-12, (score, lo, hi)
+    assert per.min() - 1e-12 <= out[f"auroc_{score}"] <= per.max() + 1e-12, (score, per)
+    assert 0 <= lo <= hi <= 1, (score, lo, hi)
   assert abs(out["auroc_pr"] - out["auroc_std"]) < 0.1, (out["auroc_pr"], out["auroc_std"])

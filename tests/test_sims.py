@@ -234,7 +234,9 @@ def test_recipe_grid_writes_bounded_fractions_and_names_bad_flags(tmp_path):
     c, cos = out[f"{kind}_copy"], out[f"{kind}_cosine"]
     assert c.shape == (1, 2, 1) and np.all((0 <= c) & (c <= cos) & (cos <= 1)), (kind, c, cos)
   summ = json.loads((tmp_path / "summary.json").read_text())
-  assert set(summ["data_cards"]) == {"mem", "gen"} and summ["data_cards"]["gen"]["lam"] is not None
+  assert set(summ["data_cards"]) == {"mem", "gen"} and summ["data_cards"]["gen"]["p"] == cfg.width
+  # λ and the learning rate are swept, so the card states neither (the table has them per cell)
+  assert summ["data_cards"]["gen"]["lam"] is None and summ["data_cards"]["mem"]["learning_rate"] is None
   for kwargs, message in ((dict(learning_rates=()), "--learning_rates must be a non-empty list"),
                           (dict(weight_decays=(-1.0,)), "--weight_decays must be a non-empty list")):
     with pytest.raises(ValueError, match=message):

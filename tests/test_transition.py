@@ -92,11 +92,15 @@ def test_lenses_move_the_expected_way_on_digits_with_heldout_linearity(tmp_path)
                           sweep_widths=(64,), sweep_steps=(4000,))
   out = transition.run(cfg, str(tmp_path), log=None)
   g = lambda k: out[f"digits/{k}"]  # (seeds, sizes)
-  assert g("ls_profile").shape == (2, 2, 3) and np.allclose(out["profile_sigmas"], [0.05, 0.12, 0.5])
+  assert g("ls_profile").shape == (2, 2, 3) and np.array_equal(
+      out["profile_sigmas"], np.union1d(cfg.profile_sigmas, [cfg.sigma]))
   assert np.all(g("rmse_gaussian")[:, 1] < g("rmse_gaussian")[:, 0])
   assert np.all(g("pair_cosine_mean")[:, 1] > g("pair_cosine_mean")[:, 0])
   assert np.all(g("cosine_fraction")[:, 0] > 0.3) and np.all(g("cosine_fraction")[:, 1] <= 0.05)
   assert np.all(g("ceiling_cosine_mean")[:, 0] > g("pair_cosine_mean")[:, 0])
-  assert g("ls_heldout")[:, 1].mean() > g("ls_heldout")[:, 0].mean()
+  # measured at these settings (2 seeds): held-out LS 0.935, 0.951 at N = 8 and 0.979, 0.978 at
+  # N = 512, a mean rise of 0.035; asserted > 0.01, under a third of it (the seeds differ by 0.016)
+  assert g("ls_heldout")[:, 1].mean() - g("ls_heldout")[:, 0].mean() > 0.01
+  # training inputs flatter the N = 8 memorizer (measured 0.995 vs 0.935 and 0.951)
   assert np.all(g("ls_train")[:, 0] > g("ls_heldout")[:, 0])
   assert np.all(g("copy_fraction") <= g("cosine_fraction") + 1e-12)  # is_copy implies cosine >= 0.95
