@@ -147,9 +147,11 @@ def draw(loaded: dict, out_dir: str):
     for c, k in enumerate(cols):
       ax.text(pad + c * (side + pad) + side / 2, y0 + side + gap / 2,
               f"{a_rel[k]:.1f}" + ("" if on[k] else " off"), ha="center", va="center", fontsize=8)
+  last = ", ".join(f"{a[f'{kind}_stored_norm_ratio'][0, cols[-1], 0]:.1f} ({NAMES[kind]})" for kind in KINDS)
   ax.set_title(f"one path towards class {stored} per row (seed 0, the same noise): a_rel under each "
-               f"tile, 'off' = off the manifold;\nraw pixels on one grey scale [−1, 1] (brighter "
-               f"than the data = larger than the data)", loc="left")
+               f"tile, 'off' = off the manifold;\nraw pixels clipped to one grey scale [−1, 1], which "
+               f"hides how large a path grows:\n‖x‖ / median data norm at a_rel = {a_rel[cols[-1]]:.1f} "
+               f"is {last}", loc="left")
 
   parts = []
   for t in TARGETS:
