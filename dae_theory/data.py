@@ -380,10 +380,11 @@ def data_card(x, labels=None, *, p: int | None = None, lam: float | None = None,
   plain JSON-able numbers, for every run record and caption.
 
   Data fields: ``d``, ``n``, ``clusters`` (M, 1 without labels); ``alpha`` and ``beta`` of
-  Definition 3.1 (:func:`separability`; NaN when a cluster mean is zero, e.g. unlabelled centred data,
-  and β = NaN for one cluster); ``within_cos_min`` / ``within_cos_max``: the range of the cosines
-  between distinct samples of one cluster (the ReLU-mask argument of Theorem 3.1 needs them > 0 for
-  the balanced blocks; NaN when no cluster has two samples); ``obtuse`` (β < 0). Model fields, each
+  Definition 3.1 (:func:`separability`; None when undefined: a cluster mean is zero, e.g. unlabelled
+  centred data, and β for one cluster); ``within_cos_min`` / ``within_cos_max``: the range of the
+  cosines between distinct samples of one cluster (the ReLU-mask argument of Theorem 3.1 needs them
+  > 0 for the balanced blocks; None when no cluster has two samples); ``obtuse`` (β < 0). Undefined
+  numbers are None, not NaN, so the card goes into JSON as it is. Model fields, each
   None when not given: ``p``, ``p_over_d``, ``lam`` (λ of Eq. 6), ``optimizer``, ``learning_rate``,
   ``steps``, ``seeds``.
 
@@ -414,8 +415,10 @@ def data_card(x, labels=None, *, p: int | None = None, lam: float | None = None,
   if not np.isfinite(lo):
     lo = hi = float("nan")
   d = int(x.shape[1])
-  return {"d": d, "n": int(x.shape[0]), "clusters": m, "alpha": float(alpha), "beta": float(beta),
-          "obtuse": bool(beta < 0), "within_cos_min": lo, "within_cos_max": hi,
+  undefined = lambda v: None if not np.isfinite(v) else float(v)  # JSON has no NaN
+  return {"d": d, "n": int(x.shape[0]), "clusters": m, "alpha": undefined(alpha),
+          "beta": undefined(beta), "obtuse": bool(beta < 0), "within_cos_min": undefined(lo),
+          "within_cos_max": undefined(hi),
           "p": None if p is None else int(p), "p_over_d": None if p is None else p / d,
           "lam": None if lam is None else float(lam), "optimizer": optimizer,
           "learning_rate": None if learning_rate is None else float(learning_rate),

@@ -34,13 +34,6 @@ def _iv(e: dict, digits: int = 3) -> str:
   return "n/a" if not np.isfinite(m) else f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
 
 
-def _card(card: dict) -> dict:
-  """A data card as read from JSON, with the strings "nan" / "inf" written for undefined values
-  (e.g. α of unlabelled centred data) turned back into floats for :func:`style.card_text`."""
-  return {k: float(v) if isinstance(v, str) and v.lower() in ("nan", "inf", "-inf") else v
-          for k, v in card.items()}
-
-
 def _seed_band(prob: np.ndarray, n_boot: int = 500, seed: int = 0):
   """Mean over model seeds of each seed's mean P over its paths, and a 95% band resampling seeds.
   ``prob (seeds, levels, paths)`` (NaN for a diverged output)."""
@@ -172,7 +165,7 @@ def draw(loaded: dict, out_dir: str):
              f"distance at most the 99% quantile of held-out digits'; steps only between adjacent "
              f"on-manifold levels); open: all levels. Values with 95% intervals over model seeds "
              f"(seeds, then paths resampled): " + "; ".join(parts) + ". "
-             + " ".join(style.card_text(_card(card), name)
+             + " ".join(style.card_text(card, name)
                         for name, card in summ["data_cards"].items()))
   return style.save(fig, out_dir, "steering"), caption
 

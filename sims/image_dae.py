@@ -68,8 +68,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from dae_theory import copies, data, detection, diffusion, images, io, metrics, train
-from sims._common import (DIFFUSION_LR, DIFFUSION_WD, diffusion_card, diffusion_model, generate,
-                          memorization_set, std_separation)
+from sims._common import (DIFFUSION_LR, DIFFUSION_WD, diffusion_card, diffusion_lam, diffusion_model,
+                          generate, memorization_set, std_separation)
 from sims._flags import require
 
 DATASETS = ("digits", "patches", "folder")
@@ -320,11 +320,6 @@ def _plain_pairs(key, cfg: Config, x_mem, x_all) -> dict:
   return out
 
 
-def _json_card(card: dict) -> dict:
-  """A data card with undefined (NaN) numbers as None (JSON keeps it; ``card_text`` shows n/a)."""
-  return {k: None if isinstance(v, float) and not np.isfinite(v) else v for k, v in card.items()}
-
-
 def data_cards(cfg: Config, x_mem: np.ndarray, x_all: np.ndarray, labels) -> dict:
   """The data card of every model kind (module docstring): the memorization set with each image its
   own cluster, the full set with its class labels (none for ``--dataset folder``)."""
@@ -333,15 +328,15 @@ def data_cards(cfg: Config, x_mem: np.ndarray, x_all: np.ndarray, labels) -> dic
   mem_lab = np.arange(len(x_mem))
   cards = {}
   for name, x, lb in (("mem", x_mem, mem_lab), ("gen", x_all, lab)):
-    cards[f"diffusion {KIND_NAMES[name]}"] = _json_card(diffusion_card(
+    cards[f"diffusion {KIND_NAMES[name]}"] = diffusion_card(
         x, cfg.diffusion_width, cfg.diffusion_steps, cfg.seeds, lb, learning_rate=cfg.learning_rate,
-        weight_decay=cfg.weight_decay))
+        weight_decay=cfg.weight_decay)
   for name, x, lb in (("mem", x_mem, mem_lab), ("gen", x_all, lab)):
     rec = plain_recipe(cfg, name)
-    cards[f"plain {KIND_NAMES[name]}"] = _json_card(data.data_card(
-        x, lb, p=cfg.width, lam=x.shape[1] * rec["weight_decay"] / 4,
+    cards[f"plain {KIND_NAMES[name]}"] = data.data_card(
+        x, lb, p=cfg.width, lam=diffusion_lam(x.shape[1], rec["weight_decay"]),
         optimizer=_optimizer_text(rec), learning_rate=rec["learning_rate"], steps=rec["steps"],
-        seeds=cfg.plain_seeds))
+        seeds=cfg.plain_seeds)
   return cards
 
 

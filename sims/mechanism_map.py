@@ -262,7 +262,6 @@ def run(cfg: Config, workdir: str, log=print) -> dict[str, np.ndarray]:
     x, labels, x_test = make_data(cfg, beta, bi)
     card = data.data_card(x, labels, lam=None, optimizer="/".join(cfg.optimizers),
                           steps=cfg.steps, seeds=cfg.seeds)
-    card = {k: None if isinstance(v, float) and not np.isfinite(v) else v for k, v in card.items()}
     betas_measured.append(card["beta"])
     cards[f"beta = {beta:+.3g} (measured {card['beta']:+.4f})"] = card
     t0 = time.time()

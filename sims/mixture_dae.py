@@ -202,10 +202,10 @@ def run(cfg: Config, workdir: str, log=print) -> dict:
     out[f"auroc_{score}_ci"] = np.asarray(hb.ci)
   plain = dict(lam=cfg.lam, optimizer="adam", learning_rate=cfg.learning_rate, steps=cfg.steps,
                seeds=cfg.fig4_seeds)
-  cards = {"Fig. 4 mixture, memorizing model": json_card(data.data_card(
-               centred[mem_idx], np.arange(len(mem_idx)), p=cfg.width, **plain)),
-           "Fig. 4 mixture, generalizing model": json_card(data.data_card(
-               centred, labels, p=cfg.width, **plain))}
+  cards = {"Fig. 4 mixture, memorizing model": data.data_card(
+               centred[mem_idx], np.arange(len(mem_idx)), p=cfg.width, **plain),
+           "Fig. 4 mixture, generalizing model": data.data_card(
+               centred, labels, p=cfg.width, **plain)}
   gen_card, mem_card = (cards["Fig. 4 mixture, generalizing model"],
                         cards["Fig. 4 mixture, memorizing model"])
   out.update(mixture_alpha=np.float64(_nan(gen_card["alpha"])),
@@ -225,9 +225,8 @@ def run(cfg: Config, workdir: str, log=print) -> dict:
                           cfg.lam, cfg.hybrid_steps, cfg.learning_rate,
                           batch_size=train.batch_or_full(cfg.batch_size, hyb.x.shape[0]))
     hx, hl = np.asarray(hyb.x), np.asarray(hyb.labels)
-    card = json_card(data.data_card(hx, hl, p=cfg.hybrid_width, lam=cfg.lam, optimizer="adam",
-                                    learning_rate=cfg.learning_rate, steps=cfg.hybrid_steps,
-                                    seeds=cfg.seeds))
+    card = data.data_card(hx, hl, p=cfg.hybrid_width, lam=cfg.lam, optimizer="adam",
+                          learning_rate=cfg.learning_rate, steps=cfg.hybrid_steps, seeds=cfg.seeds)
     if s == 0:
       cards["Fig. 6 hybrid, seed 0"] = card
     alphas.append(_nan(card["alpha"])), within.append(_nan(card["within_cos_min"]))
@@ -277,13 +276,6 @@ def run(cfg: Config, workdir: str, log=print) -> dict:
                extra={"summary.json": {"lines": summary(out, cfg), "data_cards": cards,
                                        "hypotheses": hyp}})
   return out
-
-
-def json_card(card: dict) -> dict:
-  """A data card with its undefined (NaN) numbers as None, which JSON keeps and
-  :func:`figures.style.card_text` shows as "n/a" (e.g. within-cluster cosines of a set whose every
-  sample is its own cluster)."""
-  return {k: None if isinstance(v, float) and not np.isfinite(v) else v for k, v in card.items()}
 
 
 def _nan(v) -> float:

@@ -196,9 +196,6 @@ def run(cfg: Config, workdir: str, log=print, max_bytes: int | None = None) -> d
               w1=["sigma", "n", "width", "seed", "d", "unit"])
   card = data.data_card(x, labels, lam=cfg.lam, optimizer="adam", learning_rate=cfg.learning_rate,
                         steps=cfg.steps, seeds=cfg.seeds)
-  # undefined numbers (NaN, e.g. within-cluster cosines of one-sample clusters) as None: JSON keeps
-  # them and figures.style.card_text shows "n/a"
-  card = {k: None if isinstance(v, float) and not np.isfinite(v) else v for k, v in card.items()}
   hyp = hypotheses(cfg, x, labels)
   io.write_run(workdir, cfg, out, started, axes,
                extra={"summary.json": {"lines": boundary_summary(out) + [hypothesis_line(hyp)],
@@ -238,12 +235,10 @@ def hypotheses(cfg: Config, x: np.ndarray, labels: np.ndarray) -> dict:
       con = constructions.generalization_weights(x, labels, pk, s, cfg.lam)
       margins.append(float(bounds.paper_margin(x, labels, con).gamma))
     except ValueError:
-      margins.append(float("nan"))
-  num = lambda v: None if not np.isfinite(v) else float(v)  # noqa: E731  (None: undefined, JSON-safe)
-  return {"alpha": num(card["alpha"]), "beta": num(card["beta"]),
-          "within_cos_min": num(card["within_cos_min"]), "within_cos_max": num(card["within_cos_max"]),
-          "sigmas": [float(s) for s in cfg.sigmas], "margin_eq8": [num(g) for g in margins],
-          "obtuse_up_to_n": up_to}
+      margins.append(None)  # undefined: None, JSON-safe (as the card's undefined numbers)
+  return {"alpha": card["alpha"], "beta": card["beta"], "within_cos_min": card["within_cos_min"],
+          "within_cos_max": card["within_cos_max"], "sigmas": [float(s) for s in cfg.sigmas],
+          "margin_eq8": margins, "obtuse_up_to_n": up_to}
 
 
 def hypothesis_line(hyp: dict) -> str:

@@ -135,4 +135,7 @@ def test_data_card_matches_brute_force():
   assert card["p_over_d"] == pytest.approx(7 / 5) and card["obtuse"] == (sep.beta < 0)
   # each sample its own cluster (Cor. 3.2): α = 0, no within-cluster pair
   single = data.data_card(x[:4], np.arange(4))
-  assert single["alpha"] == 0 and np.isnan(single["within_cos_min"]) and single["p"] is None
+  assert single["alpha"] == 0 and single["within_cos_min"] is None and single["p"] is None
+  # undefined numbers are None (JSON-able): one centred cluster has no α, one cluster no β
+  centred = data.data_card(x - x.mean(0))
+  assert centred["beta"] is None and centred["within_cos_max"] is not None
