@@ -156,7 +156,8 @@ def image_grid(ax, imgs: np.ndarray, side: int, ncol: int, labels=None, pad: int
 def card_text(card: dict, name: str = "") -> str:
   """One caption line for a run's data card (:func:`dae_theory.data.data_card`, stored under
   ``summary["data_card"]`` or ``summary["data_cards"][name]``): the fields that are set, in a fixed
-  order; α/β as measured (None, or NaN in an older record: undefined for this data, e.g. one centred cluster; shown as n/a)."""
+  order; α/β as measured (None, or NaN in an older record, where undefined for this data, e.g. one
+  centred cluster; shown as n/a)."""
   def num(v):
     # dae_theory.io writes NaN as the string "nan" (JSON has none): undefined, like None
     if v is None or isinstance(v, str) or (isinstance(v, float) and not np.isfinite(v)):
