@@ -81,21 +81,39 @@ def gaussian_noise(key: jax.Array, batch: int, d: int, dtype) -> jax.Array:
   return jax.random.normal(key, (batch, d), dtype)
 
 
-def unit_leaves(plug: ModelPlug, d: int, dtype=jnp.float32) -> list[bool]:
-  """For each leaf of ``plug``'s params (``jax.tree.leaves`` order): whether it is per-unit (its last
-  axis is the width). Found by shape: the leaves whose shape changes between p_max = 2 and 3."""
+def unit_axes(plug: ModelPlug, d: int, dtype=jnp.float32) -> list[tuple[int, ...]]:
+  """For each leaf of ``plug``'s params (``jax.tree.leaves`` order): the axes whose size grows with the
+  width (``()`` for a leaf that does not depend on it). Found by shape: the axes whose size changes
+  between p_max = 2 and 3. For the two-layer DAE it is the last axis of ``w1`` (and ``w2``); for a
+  convolutional net whose width is its base channel count, a kernel ``(k, k, C_in, C_out)`` grows in
+  both channel axes. The sweep engine stores every leaf zero-padded at the end of each growing axis to
+  the sweep's largest width."""
   a = jax.tree.leaves(jax.eval_shape(lambda k: plug.init(k, d, 1, 2, dtype), jax.random.key(0)))
   b = jax.tree.leaves(jax.eval_shape(lambda k: plug.init(k, d, 1, 3, dtype), jax.random.key(0)))
+  if len(a) != len(b):
+    raise ValueError(f"plug {plug.name!r}: its params have {len(a)} leaves at p_max=2 and {len(b)} at "
+                     "p_max=3; the width may change the sizes of the leaves, not their number.")
   out = []
   for sa, sb in zip(a, b):
-    if sa.shape == sb.shape:
-      out.append(False)
-    elif sa.shape[:-1] == sb.shape[:-1] and (sa.shape[-1], sb.shape[-1]) == (2, 3):
-      out.append(True)
-    else:
+    if len(sa.shape) != len(sb.shape):
       raise ValueError(f"plug {plug.name!r}: a leaf of shape {sa.shape} at p_max=2 and {sb.shape} at "
-                       "p_max=3; a per-unit weight must have the width as its last axis.")
+                       "p_max=3; the width may change the sizes of a leaf's axes, not their number.")
+    grow = tuple(i for i, (m, n) in enumerate(zip(sa.shape, sb.shape)) if m != n)
+    if any(sa.shape[i] > sb.shape[i] for i in grow):
+      raise ValueError(f"plug {plug.name!r}: a leaf of shape {sa.shape} at p_max=2 and {sb.shape} at "
+                       "p_max=3 shrinks as the width grows.")
+    out.append(grow)
   return out
+
+
+def unit_leaves(plug: ModelPlug, d: int, dtype=jnp.float32) -> list[bool]:
+  """For each leaf of ``plug``'s params (``jax.tree.leaves`` order): whether it is per-unit, i.e. its
+  last axis is the width and no other axis depends on it (the leaves that zero units pad, for a plug
+  whose ``zero_units_stay_zero``). A leaf that grows along other axes too (:func:`unit_axes`) is not
+  per-unit in this sense; the engine refuses ``bucket=False`` for such a plug."""
+  return [axes == (len(s.shape) - 1,) for axes, s in zip(
+      unit_axes(plug, d, dtype),
+      jax.tree.leaves(jax.eval_shape(lambda k: plug.init(k, d, 1, 2, dtype), jax.random.key(0))))]
 
 
 # --- The two-layer DAE (Eq. 5, loss Eq. 6) -------------------------------------------------------------

@@ -15,11 +15,12 @@ Evaluation against the closed forms lives above the engine, in :mod:`dae_theory.
 """
 
 from dae_theory.sweep.devices import cpu_cores, split_cpu
-from dae_theory.sweep.engine import SweepResult, param_entries, run_sweep, train_config
+from dae_theory.sweep.engine import (SweepResult, config_params, param_entries, run_sweep,
+                                     train_config)
 from dae_theory.sweep.plan import (Configs, Estimate, Grid, check_fits, default_max_bytes, estimate,
                                    format_bytes, format_seconds, plan_chunks,
                                    useful_flops_per_step)
 
-__all__ = ["Configs", "Estimate", "Grid", "SweepResult", "check_fits", "cpu_cores",
+__all__ = ["Configs", "Estimate", "Grid", "SweepResult", "check_fits", "config_params", "cpu_cores",
            "default_max_bytes", "estimate", "format_bytes", "format_seconds", "param_entries",
            "plan_chunks", "run_sweep", "split_cpu", "train_config", "useful_flops_per_step"]

@@ -57,8 +57,11 @@ class SweepResult(NamedTuple):
 
   Attributes:
     configs: the configs.
-    params: the plug's weights with a leading config axis ``(C, …)``; per-unit leaves are padded with
-      zeros to the sweep's largest width (for the DAE, ``params.w1`` is ``(C, d, p_max)``).
+    params: the plug's weights with a leading config axis ``(C, …)``; every leaf that grows with the
+      width is zero-padded at the end of each growing axis (:func:`dae_theory.plug.unit_axes`) to its
+      shape at the sweep's largest width (for the DAE, ``params.w1`` is ``(C, d, p_max)``; for a conv
+      net, both channel axes of a kernel). :func:`config_params` cuts config i's weights back to its
+      own width.
     losses: ``(C, steps // log_every)`` mean stochastic loss over each logging window.
     status: ``(C,)`` the first step that diverged, or −1.
     checkpoints: the steps whose weights were kept (``()`` when none were asked for).
@@ -101,11 +104,49 @@ class _Group(NamedTuple):
 
 def param_entries(plug: plug_lib.ModelPlug, d: int) -> tuple[int, int]:
   """``(fixed, per_unit)``: the plug's number of weight entries that do not depend on the width, and
-  per unit (for :func:`dae_theory.sweep.plan.estimate`)."""
+  per unit (for :func:`dae_theory.sweep.plan.estimate`), for a plug whose leaves grow linearly with
+  the width (the DAE's). :func:`run_sweep` itself sizes its result arrays from the shapes at the
+  largest width, so a plug whose entries grow faster (a conv net's kernels, quadratically) is sized
+  exactly there."""
   sizes = [int(np.prod(s.shape)) for s in jax.tree.leaves(jax.eval_shape(
       lambda k: plug.init(k, d, 1, 1, jnp.float32), jax.random.key(0)))]
-  units = plug_lib.unit_leaves(plug, d)
+  units = plug_lib.unit_axes(plug, d)
   return sum(s for s, u in zip(sizes, units) if not u), sum(s for s, u in zip(sizes, units) if u)
+
+
+def _shapes_at(plug: plug_lib.ModelPlug, d: int, width: int, dtype) -> list[tuple[int, ...]]:
+  """The shape of each params leaf at ``width`` (init at p_max = width)."""
+  return [tuple(s.shape) for s in jax.tree.leaves(jax.eval_shape(
+      lambda k: plug.init(k, d, width, width, dtype), jax.random.key(0)))]
+
+
+def _at_origin(a: np.ndarray) -> tuple:
+  """The index of an array of ``a``'s trailing shape placed at the origin of a larger one (zero padding
+  at the end of every axis)."""
+  return tuple(slice(0, n) for n in a.shape)
+
+
+def config_params(result: "SweepResult", i: int, d: int, plug: plug_lib.ModelPlug | None = None
+                  ) -> Any:
+  """Config ``i``'s weights cut back to its own width (each leaf to its shape at that width), as
+  :func:`train_config` returns them.
+
+  Args:
+    result: a :class:`SweepResult`.
+    i: the config's index.
+    d: the data dimension of the sweep.
+    plug: the sweep's model (default :func:`dae_theory.plug.dae`).
+  """
+  plug = plug_lib.dae() if plug is None else plug
+  if not 0 <= int(i) < len(result.configs):
+    raise ValueError(f"config index {i} is out of range for a sweep of {len(result.configs)} configs.")
+  leaves, treedef = jax.tree.flatten(result.params)
+  shapes = _shapes_at(plug, int(d), int(result.configs.width[i]), np.asarray(leaves[0]).dtype)
+  if len(shapes) != len(leaves):
+    raise ValueError(f"these params have {len(leaves)} leaves, plug {plug.name!r} at d={d} has "
+                     f"{len(shapes)}: pass the sweep's own plug and data dimension.")
+  return jax.tree.unflatten(treedef, [np.asarray(a[int(i)])[tuple(slice(0, n) for n in s)]
+                                      for a, s in zip(leaves, shapes)])
 
 
 def _train_chunk_impl(plug, x, key, groups, unique_seeds, pair_seed_slot, pair_n, *, steps,
@@ -280,6 +321,11 @@ def _check_args(x, configs, steps, batch_size, log_every, plug, bucket, optimize
     raise ValueError(f"bucket=False pads width groups with zero units, but plug {plug.name!r} does "
                      "not guarantee that zero units stay zero (zero_units_stay_zero=False); use "
                      "bucket=True.")
+  if not bucket and not all(plug_lib.unit_leaves(plug, x.shape[1], x.dtype)[i] or not g for i, g in
+                            enumerate(plug_lib.unit_axes(plug, x.shape[1], x.dtype))):
+    raise ValueError(f"bucket=False pads width groups with zero units along the last axis, but some "
+                     f"leaves of plug {plug.name!r} grow with the width along other axes too; use "
+                     "bucket=True.")
   train.make_optimizer(optimizer, 1e-3)  # validates the name
   if configs.optimizer is not None:
     bad = sorted(set(np.asarray(configs.optimizer).tolist()) - set(train.OPTIMIZERS))
@@ -364,14 +410,16 @@ def run_sweep(key: jax.Array, x, configs: Configs, *, steps: int, batch_size: in
   n_ck = len(checkpoints)
   x_np = np.asarray(x)
   n_max, d = x.shape
+  p_global = int(np.max(configs.width))
+  # the result arrays hold every leaf at its shape at the largest width: sized exactly from those
+  full = _shapes_at(plug, d, p_global, x.dtype)
   est = estimate(configs, d, steps, batch_size or n_max, log_every=log_every, dtype=x_np.dtype,
-                 entries=param_entries(plug, d), checkpoints=n_ck)
+                 entries=(sum(int(np.prod(sh)) for sh in full), 0), checkpoints=n_ck)
   check_fits(est, max_bytes)
   if log is not None:
     log(f"sweep: {est}")
   devices, shard = devices_lib.config_sharding(devices)
   chunks = plan_chunks(configs, chunk_size, bucket)
-  p_global = int(np.max(configs.width))
   settings = dict(steps=steps, batch_size=batch_size, plug=plug.name,
                   plug_signature=plug_lib.signature(plug, d, x.dtype), optimizer=optimizer,
                   cosine=cosine, log_every=log_every, key=np.asarray(jax.random.key_data(key)).tolist(),
@@ -382,10 +430,12 @@ def run_sweep(key: jax.Array, x, configs: Configs, *, steps: int, batch_size: in
   if workdir is not None:
     store.check_spec(workdir, fp)
 
-  # Result arrays: one per leaf of the plug's params, per-unit leaves padded to the largest width.
+  # Result arrays: one per leaf of the plug's params, each at its shape at the largest width; a config
+  # of a smaller width fills the origin corner (zero padding at the end of every growing axis).
   template = jax.eval_shape(lambda k: plug.init(k, d, p_global, p_global, x.dtype), key)
   leaves, treedef = jax.tree.flatten(template)
-  is_unit = plug_lib.unit_leaves(plug, d, x.dtype)
+  grows = plug_lib.unit_axes(plug, d, x.dtype)
+  is_unit = plug_lib.unit_leaves(plug, d, x.dtype)  # the width is the last axis only
   names = _leaf_names(template)
   c = len(configs)
   snap_names = [nm.replace("param/", "snapshot/", 1) for nm in names] if n_ck else []
@@ -396,12 +446,9 @@ def run_sweep(key: jax.Array, x, configs: Configs, *, steps: int, batch_size: in
   status = np.full((c,), -1, np.int32)
 
   def put(idx, arrays):
-    for nm, u in zip(names + snap_names, is_unit + is_unit[:len(snap_names)]):
+    for nm in names + snap_names:
       a = arrays[nm]
-      if u:
-        out[nm][idx, ..., :a.shape[-1]] = a
-      else:
-        out[nm][idx] = a
+      out[nm][(idx,) + _at_origin(a)[1:]] = a
     losses[idx], status[idx] = arrays["losses"], arrays["status"]
 
   # Chunks already on disk: verify each before any compute; one of another sweep is refused, an
@@ -413,12 +460,16 @@ def run_sweep(key: jax.Array, x, configs: Configs, *, steps: int, batch_size: in
     path = store.chunk_path(workdir, ci)
     if path is None or not os.path.exists(path):
       continue
-    shapes = {nm: (len(idx),) + leaf.shape[:-1] + ((None,) if u else leaf.shape[-1:])
-              for nm, leaf, u in zip(names, leaves, is_unit)}
-    shapes.update({nm: (len(idx), n_ck) + leaf.shape[:-1] + ((None,) if u else leaf.shape[-1:])
-                   for nm, leaf, u in zip(snap_names, leaves, is_unit)})
+    # a chunk stores its leaves at its own largest width: the growing axes may be smaller
+    shapes = {nm: (len(idx),) + tuple(None if a in g else n for a, n in enumerate(leaf.shape))
+              for nm, leaf, g in zip(names, leaves, grows)}
+    shapes.update({nm: (len(idx), n_ck) + tuple(None if a in g else n
+                                                for a, n in enumerate(leaf.shape))
+                   for nm, leaf, g in zip(snap_names, leaves, grows)})
     shapes.update(losses=(len(idx), steps // log_every), status=(len(idx),), index=(len(idx),))
-    saved, why = store.read_chunk(path, chunk_fps[-1], idx, shapes, p_global, workdir)
+    largest = {nm: (len(idx),) + leaf.shape for nm, leaf in zip(names, leaves)}
+    largest.update({nm: (len(idx), n_ck) + leaf.shape for nm, leaf in zip(snap_names, leaves)})
+    saved, why = store.read_chunk(path, chunk_fps[-1], idx, shapes, largest, workdir)
     if saved is None:
       if log is not None:
         log(f"sweep: {path} is {why}; recomputing that chunk")
@@ -442,12 +493,10 @@ def run_sweep(key: jax.Array, x, configs: Configs, *, steps: int, batch_size: in
       res = trainer(plug, x, key, inputs, seeds, pair_seed, pair_n, steps=steps,
                     batch_size=batch_size, widths=widths, log_every=log_every,
                     optimizer=optimizer, cosine=cosine, **kw)
-      pw = max(widths)
-      arrays = {nm: np.zeros((len(idx),) + leaf.shape[:-1] + ((pw,) if u else leaf.shape[-1:]),
-                             x_np.dtype) for nm, leaf, u in zip(names, leaves, is_unit)}
-      arrays.update({nm: np.zeros((len(idx), n_ck) + leaf.shape[:-1]
-                                  + ((pw,) if u else leaf.shape[-1:]), x_np.dtype)
-                     for nm, leaf, u in zip(snap_names, leaves, is_unit)})
+      at_pw = _shapes_at(plug, d, max(widths), x.dtype)  # the chunk's leaves at its largest width
+      arrays = {nm: np.zeros((len(idx),) + sh, x_np.dtype) for nm, sh in zip(names, at_pw)}
+      arrays.update({nm: np.zeros((len(idx), n_ck) + sh, x_np.dtype)
+                     for nm, sh in zip(snap_names, at_pw)})
       arrays["losses"] = np.zeros((len(idx), steps // log_every), x_np.dtype)
       arrays["status"] = np.zeros((len(idx),), np.int32)
       start = 0
@@ -457,15 +506,10 @@ def run_sweep(key: jax.Array, x, configs: Configs, *, steps: int, batch_size: in
           a = np.asarray(a)[:len(g)]
           if u:
             _check_padding(a, configs.width[g], plug, nm)
-            arrays[nm][rows, ..., :p] = a
-          else:
-            arrays[nm][rows] = a
-        for nm, a, u in zip(snap_names, jax.tree.leaves(sn) if n_ck else [], is_unit):
+          arrays[nm][(rows,) + _at_origin(a)[1:]] = a
+        for nm, a in zip(snap_names, jax.tree.leaves(sn) if n_ck else []):
           a = np.asarray(a)[:len(g)]
-          if u:
-            arrays[nm][rows, ..., :p] = a
-          else:
-            arrays[nm][rows] = a
+          arrays[nm][(rows,) + _at_origin(a)[1:]] = a
         arrays["losses"][rows] = np.asarray(l)[:len(g)]
         arrays["status"][rows] = np.asarray(st)[:len(g)]
         start += len(g)

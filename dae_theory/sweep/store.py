@@ -61,14 +61,16 @@ def write_chunk(path: str, arrays: dict, fingerprint: str) -> None:
                       "checksum": np.array(checksum(arrays)), "layout": np.array(LAYOUT)})
 
 
-def read_chunk(path: str, fingerprint: str, idx: np.ndarray, shapes: dict, p_max: int,
-                workdir: str) -> tuple[dict | None, str]:
+def read_chunk(path: str, fingerprint: str, idx: np.ndarray, shapes: dict, largest: dict,
+               workdir: str) -> tuple[dict | None, str]:
   """Read and verify a chunk file: ``(arrays, "")``, or ``(None, why)`` when it must be recomputed
   (unreadable, truncated, failing its checksum, or of the wrong shapes).
 
   Args:
-    shapes: the expected shape of each array; a per-unit weight (``param/<leaf>``) has ``None`` as
-      its last axis, its padded width (at most ``p_max``).
+    shapes: the expected shape of each array; an axis of a weight (``param/<leaf>``) that grows with
+      the width is ``None``: the chunk stores it at the chunk's largest width.
+    largest: for the arrays with a ``None`` axis, their shape at the sweep's largest width (the upper
+      bound of each ``None`` axis).
 
   Raises:
     ValueError: the file belongs to another sweep (another fingerprint) or has no fingerprint.
@@ -105,7 +107,8 @@ def read_chunk(path: str, fingerprint: str, idx: np.ndarray, shapes: dict, p_max
     return None, "failing its checksum (its arrays were modified or corrupted)"
   got = {k: tuple(a.shape) for k, a in arrays.items()}
   ok = set(got) == set(shapes) and all(
-      got[k][:-1] == v[:-1] and (got[k][-1] <= p_max if v[-1] is None else got[k][-1] == v[-1])
+      len(got[k]) == len(v) and all(g == n if n is not None else g <= largest[k][a]
+                                    for a, (g, n) in enumerate(zip(got[k], v)))
       for k, v in shapes.items())
   if not ok or not np.array_equal(arrays["index"], idx):
     return None, f"of the wrong shapes ({got}; expected {shapes})"
