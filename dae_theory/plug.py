@@ -108,12 +108,15 @@ def unit_axes(plug: ModelPlug, d: int, dtype=jnp.float32) -> list[tuple[int, ...
 
 def unit_leaves(plug: ModelPlug, d: int, dtype=jnp.float32) -> list[bool]:
   """For each leaf of ``plug``'s params (``jax.tree.leaves`` order): whether it is per-unit, i.e. its
-  last axis is the width and no other axis depends on it (the leaves that zero units pad, for a plug
-  whose ``zero_units_stay_zero``). A leaf that grows along other axes too (:func:`unit_axes`) is not
-  per-unit in this sense; the engine refuses ``bucket=False`` for such a plug."""
-  return [axes == (len(s.shape) - 1,) for axes, s in zip(
-      unit_axes(plug, d, dtype),
-      jax.tree.leaves(jax.eval_shape(lambda k: plug.init(k, d, 1, 2, dtype), jax.random.key(0))))]
+  last axis IS the width (size 2 at p_max = 2 and 3 at p_max = 3) and no other axis depends on it: the
+  leaves that zero units pad, for a plug whose ``zero_units_stay_zero``. A leaf that grows along other
+  axes too, or by a multiple of the width (a conv net's deeper level with 2× the base channels), is not
+  per-unit in this sense (:func:`unit_axes` lists its growing axes); the engine refuses
+  ``bucket=False`` for such a plug."""
+  a = jax.tree.leaves(jax.eval_shape(lambda k: plug.init(k, d, 1, 2, dtype), jax.random.key(0)))
+  b = jax.tree.leaves(jax.eval_shape(lambda k: plug.init(k, d, 1, 3, dtype), jax.random.key(0)))
+  return [axes == (len(sa.shape) - 1,) and (sa.shape[-1], sb.shape[-1]) == (2, 3)
+          for axes, sa, sb in zip(unit_axes(plug, d, dtype), a, b)]
 
 
 # --- The two-layer DAE (Eq. 5, loss Eq. 6) -------------------------------------------------------------

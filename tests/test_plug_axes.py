@@ -82,3 +82,11 @@ def test_sweep_of_a_plug_growing_in_two_axes_equals_single_runs_and_resumes(tmp_
     with pytest.raises(ValueError, match="other axes"):
       sweep.run_sweep(jax.random.key(0), x, cfg, bucket=False,
                       **{**kw, "plug": DEEP._replace(zero_units_stay_zero=True)})
+
+
+def test_a_leaf_growing_by_a_multiple_of_the_width_is_not_per_unit():
+  """A deeper level with 2× the base channels grows along its last axis, but by 2 per unit: it is not a
+  per-unit leaf, so the engine never reads its real channels beyond the width as padding."""
+  twice = DEEP._replace(name="twice", init=lambda k, d, w, p, dt: {"a": jnp.zeros((d, 2 * p), dt)})
+  assert plug.unit_axes(twice, D) == [(1,)]
+  assert plug.unit_leaves(twice, D) == [False]
