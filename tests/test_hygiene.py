@@ -88,6 +88,7 @@ def test_the_key_scan_catches_what_it_names():
 LAYERS = [  # (folder, top-level modules that no file in it may import, why)
     ("figures", {"sims"}, "figures read run records only"),
     ("dae_theory", {"sims", "absl", "matplotlib"}, "the library has no sims, flags or plotting"),
+    ("dae_theory", {"flax", "orbax", "deep"}, "module libraries live in the deep package only"),
     ("figures", {"argparse"}, "command lines use absl"),
     ("sims", {"argparse"}, "command lines use absl"),
     ("benchmarks", {"argparse"}, "command lines use absl"),
@@ -153,7 +154,7 @@ def test_the_import_scan_catches_what_it_names():
 # modules of lower layers (so there are no import cycles and the engine sits below the theory it
 # serves: sweep.engine knows no construction, analysis is above it).
 LAYERS = [
-    {"model", "checks", "io", "images", "sweep.plan", "sweep.devices"},
+    {"model", "checks", "io", "images", "sweep.plan", "sweep.devices", "sweep.cache"},
     {"loss", "data", "copies", "sweep.store"},
     {"metrics", "masks", "constructions"},
     {"plug"},
