@@ -87,8 +87,69 @@ def tap_names(levels: int) -> tuple[str, ...]:
 
 # --- The flax module -----------------------------------------------------------------------------------
 
-def _conv(c_in, c_out, bias, dtype, rngs, zero=False):
+_DN = ("NHWC", "HWIO", "NHWC")
+
+
+def _lax_same(x, k):
+  return jax.lax.conv_general_dilated(x, k, (1, 1), "SAME", dimension_numbers=_DN)
+
+
+@jax.custom_vjp
+def _same_conv(x, k):
+  """A stride-1 'SAME' convolution ``x (N, H, W, Ci) * k (kh, kw, Ci, Co)`` (odd kh, kw) whose
+  reverse-mode rule is written as two convolutions in XLA's canonical layout (b01f_01io->b01f)."""
+  return _lax_same(x, k)
+
+
+def _same_conv_fwd(x, k):
+  return _lax_same(x, k), (x, k)
+
+
+def _same_conv_bwd(res, g):
+  x, k = res
+  kh, kw = k.shape[:2]
+  # d/dx: the correlation of g with the flipped, in/out-swapped kernel (still HWIO).
+  gx = _lax_same(g, jnp.flip(k, (0, 1)).swapaxes(2, 3))
+  # d/dk[i, j, ci, co] = sum_{n,h,w} xpad[n, h+i, w+j, ci] g[n, h, w, co]: a VALID convolution with
+  # the channels as batch and the images as features, (Ci, Hp, Wp, N) * (H, W, N, Co) -> (Ci, kh, kw, Co).
+  xp = jnp.pad(x, ((0, 0), (kh // 2, kh // 2), (kw // 2, kw // 2), (0, 0))).transpose(3, 1, 2, 0)
+  gk = jax.lax.conv_general_dilated(xp, g.transpose(1, 2, 0, 3), (1, 1), "VALID",
+                                    dimension_numbers=_DN)
+  return gx, gk.transpose(1, 2, 0, 3)
+
+
+_same_conv.defvjp(_same_conv_fwd, _same_conv_bwd)
+
+
+def canonical_conv(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilation=None,
+                   dimension_numbers=None, feature_group_count=1, precision=None, **kwargs):
+  """``nnx.Conv``'s ``conv_general_dilated`` for the training loss: the same convolution (stride 1,
+  'SAME', no dilation, one group, NHWC/HWIO), with a hand-written reverse-mode rule
+  (:func:`_same_conv`).
+
+  Why: inside ``lax.scan`` (the lab's training loop) XLA:CPU leaves the two convolutions of JAX's own
+  transpose rule in non-canonical layouts (dim_labels ``f01b_i01o->01bf`` and ``b01f_01oi->b01f``),
+  which it then runs as a naive loop: a vmapped training step of 8 U-Nets ran 14x slower inside a scan
+  than alone (measured, /tmp/h/unet/micro7.py; the rule written here compiles to canonical
+  ``b01f_01io->b01f`` convolutions in and outside the scan). The gradients are the same
+  (tests/test_unet.py compares them with autodiff of ``lax.conv_general_dilated`` in float64).
+  ``custom_vjp`` has no forward mode, so only the loss uses it; :func:`denoise` and the taps use the
+  plain convolution (``jax.jacfwd`` works on them)."""
+  del kwargs  # out_sharding=None from nnx.Conv
+  if (padding != "SAME" or tuple(window_strides) != (1, 1) or feature_group_count != 1
+      or any(d not in (None, 1, (1, 1)) for d in (lhs_dilation, rhs_dilation))
+      or rhs.shape[0] % 2 == 0 or rhs.shape[1] % 2 == 0
+      or dimension_numbers != jax.lax.conv_dimension_numbers(lhs.shape, rhs.shape, _DN)):
+    raise ValueError("canonical_conv handles stride-1 'SAME' NHWC/HWIO convolutions with odd kernels "
+                     "only.")
+  del precision
+  return _same_conv(lhs, rhs)
+
+
+def _conv(c_in, c_out, bias, dtype, rngs, zero=False, fast=False):
   kw = {"kernel_init": nnx.initializers.zeros_init()} if zero else {}
+  if fast:
+    kw["conv_general_dilated"] = canonical_conv
   return nnx.Conv(c_in, c_out, (3, 3), padding="SAME", use_bias=bias, param_dtype=dtype, rngs=rngs,
                   **kw)
 
@@ -96,11 +157,12 @@ def _conv(c_in, c_out, bias, dtype, rngs, zero=False):
 class Block(nnx.Module):
   """One residual block: g = P * resample(h) (+ skip), out = g + K₂ * relu((K₁ * g) ⊙ s(σ))."""
 
-  def __init__(self, c_in: int, c: int, *, resample: str, bias: bool, dtype, rngs: nnx.Rngs):
+  def __init__(self, c_in: int, c: int, *, resample: str, bias: bool, dtype, rngs: nnx.Rngs,
+               fast: bool = False):
     self.resample = resample
-    self.proj = _conv(c_in, c, bias, dtype, rngs) if c_in != c else None
-    self.conv1 = _conv(c, c, bias, dtype, rngs)
-    self.conv2 = _conv(c, c, bias, dtype, rngs)
+    self.proj = _conv(c_in, c, bias, dtype, rngs, fast=fast) if c_in != c else None
+    self.conv1 = _conv(c, c, bias, dtype, rngs, fast=fast)
+    self.conv2 = _conv(c, c, bias, dtype, rngs, fast=fast)
     # Per-channel log-scale from the noise embedding; zero at init (s = 1).
     self.scale = nnx.Linear(EMB, c, kernel_init=nnx.initializers.zeros_init(), param_dtype=dtype,
                             rngs=rngs)
@@ -121,26 +183,26 @@ class Block(nnx.Module):
 
 
 class UNet(nnx.Module):
-  """F(u; c_noise) of the module docstring: ``u (N, side, side, 1)``, ``c_noise (N,)``."""
+  """F(u; c_noise) of the module docstring: ``u (N, side, side, 1)``, ``c_noise (N,)``. ``fast``: the
+  convolutions use :func:`canonical_conv` (same values, a faster gradient inside ``lax.scan``)."""
 
   def __init__(self, width: int, channel_mult: Sequence[int], *, bias: bool, dtype,
-               rngs: nnx.Rngs):
+               rngs: nnx.Rngs, fast: bool = False):
     c = [width * m for m in channel_mult]
     levels = len(c)
     self.levels = levels
     self.emb = nnx.Linear(1, EMB, kernel_init=nnx.initializers.normal(1.0), param_dtype=dtype,
                           rngs=rngs)
-    self.conv_in = _conv(1, c[0], bias, dtype, rngs)
+    self.conv_in = _conv(1, c[0], bias, dtype, rngs, fast=fast)
+    kw = dict(bias=bias, dtype=dtype, rngs=rngs, fast=fast)
     for l in range(levels):
-      setattr(self, f"enc{l}", Block(c[max(l - 1, 0)], c[l], resample="down" if l else "none",
-                                     bias=bias, dtype=dtype, rngs=rngs))
-    self.mid = Block(c[-1], c[-1], resample="none", bias=bias, dtype=dtype, rngs=rngs)
+      setattr(self, f"enc{l}", Block(c[max(l - 1, 0)], c[l], resample="down" if l else "none", **kw))
+    self.mid = Block(c[-1], c[-1], resample="none", **kw)
     for l in reversed(range(levels)):
       last = l == levels - 1
       setattr(self, f"dec{l}", Block(c[l] if last else c[l + 1], c[l],
-                                     resample="none" if last else "up", bias=bias, dtype=dtype,
-                                     rngs=rngs))
-    self.conv_out = _conv(c[0], 1, bias, dtype, rngs, zero=True)
+                                     resample="none" if last else "up", **kw))
+    self.conv_out = _conv(c[0], 1, bias, dtype, rngs, zero=True, fast=fast)
 
   def __call__(self, u, c_noise, edit=None):
     """``edit``: optional ``(tap name, h -> h')`` applied to that block's output (steering)."""
@@ -182,8 +244,9 @@ def _spec(params) -> tuple[int, tuple[int, ...], bool, jnp.dtype]:
 
 
 @functools.lru_cache(maxsize=64)
-def _graphdef(width: int, mult: tuple[int, ...], bias: bool, dtype) -> nnx.GraphDef:
-  abstract = nnx.eval_shape(lambda: UNet(width, mult, bias=bias, dtype=dtype, rngs=nnx.Rngs(0)))
+def _graphdef(width: int, mult: tuple[int, ...], bias: bool, dtype, fast: bool) -> nnx.GraphDef:
+  abstract = nnx.eval_shape(lambda: UNet(width, mult, bias=bias, dtype=dtype, rngs=nnx.Rngs(0),
+                                         fast=fast))
   return nnx.split(abstract)[0]
 
 
@@ -192,12 +255,12 @@ def _abstract_state(width, mult, bias, dtype):
   return nnx.state(abstract)
 
 
-def _module(params) -> UNet:
+def _module(params, fast: bool = False) -> UNet:
   """The flax module holding ``params`` (no copy; works under jit/vmap)."""
   width, mult, bias, dtype = _spec(params)
   state = _abstract_state(width, mult, bias, dtype)
-  nnx.replace_by_pure_dict(state, {k: v for k, v in params.items() if k != "precond"})
-  return nnx.merge(_graphdef(width, mult, bias, dtype), state)
+  nnx.replace_by_pure_dict(state, _trainable(params))
+  return nnx.merge(_graphdef(width, mult, bias, dtype, fast), state)
 
 
 def _trainable(params):
@@ -247,8 +310,9 @@ def _check_inputs(params, y, sigma):
   return y, sigma
 
 
-def _forward(params, y, sigma, edit=None):
-  """``(D(y, σ) (..., d), taps {name: (..., H, W, C)})`` (no input checks)."""
+def _forward(params, y, sigma, edit=None, fast=False):
+  """``(D(y, σ) (..., d), taps {name: (..., H, W, C)})`` (no input checks; ``fast``: the training
+  loss's convolutions, :func:`canonical_conv`)."""
   lead, d = y.shape[:-1], y.shape[-1]
   side = _side(d)
   n = int(np.prod(lead, dtype=np.int64))
@@ -257,7 +321,7 @@ def _forward(params, y, sigma, edit=None):
   c_skip, c_out, c_in, c_noise = precond(sig, sd)
   yf = y.reshape(n, d)
   u = (c_in[:, None] * yf).reshape(n, side, side, 1)
-  f, inter = nnx.capture(_module(params), nnx.Intermediate)(u, c_noise, edit)
+  f, inter = nnx.capture(_module(params, fast), nnx.Intermediate)(u, c_noise, edit)
   den = c_skip[:, None] * yf + c_out[:, None] * f.reshape(n, d)
   taps_ = {}
   for name in tap_names(len(_spec(params)[1])):
@@ -426,7 +490,7 @@ def _noise(key, batch, d, dtype, *, sigma_min, sigma_max):
 def _loss(params, batch, weights, noise, hyper):
   sig, eps = noise
   sd = jax.lax.stop_gradient(params["precond"]["sigma_data"])
-  den = _forward(params, batch + sig[:, None] * eps, sig)[0]
+  den = _forward(params, batch + sig[:, None] * eps, sig, fast=True)[0]
   data = jnp.sum(weights * loss_weight(sig, sd) * jnp.sum((den - batch) ** 2, -1))
   penalty = sum(jnp.sum(a**2) for a in jax.tree.leaves(_trainable(params)))
   return data + hyper.lam * penalty
