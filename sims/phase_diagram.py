@@ -9,11 +9,15 @@ in memory is refused with the estimate. A config whose loss blows up (non-finite
 boundary, which says how many were.
 Per config: fraction of memorizing columns (best cosine to a training sample ≥ 0.95), std(h) and
 participation ratio on noisy train and fresh test points, train and test loss, and the distance (modulo
-symmetry) to the Eq. 9 and Eq. 8 constructions. ``python -m figures.phase_diagram`` draws the heatmaps.
+symmetry) to the Eq. 9 and Eq. 8 constructions, by :func:`dae_theory.analysis.evaluate`: one compiled,
+vmapped program per width group, the closed forms built once per (n, σ, λ) and shared.
+``python -m figures.phase_diagram`` draws the heatmaps. The log and ``timing.json`` report the
+training and the evaluation wall times apart (the evaluation split into closed forms, compiling and
+running) and their ratio, measured in the one process.
 
 Launch::
 
-  python -m sims.phase_diagram --workdir runs/phase_diagram            # default, ~35 s on 2 CPU cores
+  python -m sims.phase_diagram --workdir runs/phase_diagram            # default (times: timing.json)
   python -m sims.phase_diagram --workdir /tmp/pd --smoke
 
 Data: a Gaussian mixture (``--dataset mixture``: M modes with centred-simplex means and rank-r
@@ -33,13 +37,15 @@ even a stationary point of the ReLU loss and γ < 0. ``summary.json`` stores the
 Eq. 8 blocks of p_k = rank + 1, the largest n of the grid whose first n rows are pairwise obtuse). Data
 that satisfy the Eq. 8 hypotheses: ``--mean_norm 4 --spread 0.5 --max_radius 2`` (α ≤ 0.25, γ > 0);
 the Eq. 9 hypotheses: ``--dataset obtuse --data_size 32 --sample_sizes 4,8,16,32``. Writes ``config.json``, ``meta.json``, ``results.npz`` (metric arrays of
-shape (σ, n, p, seed) — axis names in meta.json — plus the trained weights), ``chunks/`` and
-``metrics.jsonl``.
+shape (σ, n, p, seed) — axis names in meta.json — plus the trained weights), ``summary.json``,
+``timing.json``, ``chunks/`` and ``metrics.jsonl``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import glob
+import os
 import time
 import warnings
 
@@ -176,11 +182,18 @@ def run(cfg: Config, workdir: str, log=print, max_bytes: int | None = None) -> d
   x, labels, x_test = make_data(cfg)
   grid = cfg.grid
   root = jax.random.key(cfg.seed)  # data: fold_in(root, 0); sweep: 1; evaluation: 2
+  on_disk = len(glob.glob(os.path.join(workdir, "chunks", "chunk_*.npz")))
+  t0 = time.perf_counter()
   res = sweep.run_sweep(jax.random.fold_in(root, 1), x, grid.configs(), steps=cfg.steps,
                         batch_size=cfg.batch_size, chunk_size=cfg.chunk_size, log_every=10,
                         workdir=workdir, log=log, max_bytes=max_bytes)
+  t1 = time.perf_counter()
+  parts: dict = {}
   metrics = analysis.evaluate(jax.random.fold_in(root, 2), res, x, x_test,
-                             labels if cfg.dataset == "mixture" else None)
+                             labels if cfg.dataset == "mixture" else None, timings=parts)
+  timing = timing_record(t1 - t0, time.perf_counter() - t1, parts, on_disk)
+  if log is not None:
+    log(timing_line(timing))
   # Grid axes (sigma, lam, lr, n, width, seed) -> drop the singleton lam and lr axes.
   shape = grid.shape
   out = {k: v.reshape(shape)[:, 0, 0] for k, v in metrics.items()}
@@ -199,8 +212,37 @@ def run(cfg: Config, workdir: str, log=print, max_bytes: int | None = None) -> d
   hyp = hypotheses(cfg, x, labels)
   io.write_run(workdir, cfg, out, started, axes,
                extra={"summary.json": {"lines": boundary_summary(out) + [hypothesis_line(hyp)],
-                                       "data_cards": {card_name(cfg): card}, "hypotheses": hyp}})
+                                       "data_cards": {card_name(cfg): card}, "hypotheses": hyp},
+                      "timing.json": timing})
   return out
+
+
+def timing_record(train_s: float, eval_s: float, parts: dict, chunks_on_disk: int) -> dict:
+  """The run record's ``timing.json`` (apart from ``summary.json``, whose content a rerun reproduces):
+  wall times in seconds, measured in this process: ``train_time_s`` (the sweep, chunks loaded from
+  disk included), ``eval_time_s`` (:func:`dae_theory.analysis.evaluate` in all) and its parts
+  ``eval_closed_forms_s``, ``eval_compile_s``, ``eval_metrics_s``, ``eval_programs`` (compiled
+  programs), ``eval_over_train`` (the ratio, a measure that survives load from other jobs better
+  than either time) and ``chunks_on_disk`` (chunks found at the start: when > 0 the sweep resumed
+  and ``train_time_s`` is not the time to train it)."""
+  return {"train_time_s": round(train_s, 3), "eval_time_s": round(eval_s, 3),
+          "eval_closed_forms_s": round(parts["closed_forms_s"], 3),
+          "eval_compile_s": round(parts["compile_s"], 3),
+          "eval_metrics_s": round(parts["metrics_s"], 3), "eval_programs": parts["programs"],
+          "eval_over_train": round(eval_s / train_s, 4) if train_s > 0 else None,
+          "chunks_on_disk": chunks_on_disk}
+
+
+def timing_line(t: dict) -> str:
+  """One log line for :func:`timing_record`."""
+  resumed = (f"; the sweep resumed from {t['chunks_on_disk']} chunks on disk: the training time "
+             "includes loading them and is not the time to train the sweep"
+             if t["chunks_on_disk"] else "")
+  ratio = "n/a" if t["eval_over_train"] is None else f"{t['eval_over_train']:.3f}"
+  return (f"timing: training {t['train_time_s']:.2f} s, evaluation {t['eval_time_s']:.2f} s "
+          f"(closed forms {t['eval_closed_forms_s']:.2f} s, compiling {t['eval_programs']} "
+          f"program(s) {t['eval_compile_s']:.2f} s, metrics {t['eval_metrics_s']:.2f} s); "
+          f"evaluation / training = {ratio}{resumed}")
 
 
 def card_name(cfg: Config) -> str:
@@ -299,7 +341,6 @@ if __name__ == "__main__":
       raise app.UsageError(str(err)) from None
     run(cfg, workdir)
     import json
-    import os
 
     with open(os.path.join(workdir, "summary.json")) as f:
       for line in json.load(f)["lines"]:
