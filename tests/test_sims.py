@@ -137,6 +137,15 @@ def test_phase_diagram_smoke_and_figure(tmp_path):
   assert summary["lines"][:-1] == phase_diagram.boundary_summary(out)
   assert summary["lines"][-1].startswith("hypotheses:")
   assert set(summary) == {"lines", "data_cards", "hypotheses"}
+  # evaluation time reported apart from training (issue 18): phase_diagram.timing_record's fields
+  timing = json.loads((tmp_path / "run" / "timing.json").read_text())
+  assert "timing.json" in meta["files"]
+  assert set(timing) == {"train_time_s", "eval_time_s", "eval_closed_forms_s", "eval_compile_s",
+                         "eval_metrics_s", "eval_programs", "eval_over_train", "chunks_on_disk"}
+  assert timing["train_time_s"] > 0 and timing["eval_time_s"] > 0 and timing["chunks_on_disk"] == 0
+  assert (timing["eval_closed_forms_s"] + timing["eval_compile_s"] + timing["eval_metrics_s"]
+          <= timing["eval_time_s"] + 3e-3)  # the parts lie within the whole (3 roundings to 1 ms)
+  assert timing["eval_programs"] >= 1
   paths, caption = fig.draw({"phase": (config, arrays, summary)}, str(tmp_path / "figs"))
   assert caption.startswith(" ".join(summary["lines"]) + " Data card: [") and caption.startswith("sigma=")
   assert [os.path.basename(p) for p in paths] == ["phase_diagram.png", "phase_diagram.pdf"]
