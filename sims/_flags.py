@@ -44,6 +44,11 @@ def define_config_flags(config_cls) -> None:
   flags.DEFINE_bool("replace", False, "if --workdir holds a run of another config, move it aside to "
                     "<workdir>.previous (or .previous-2, ...) instead of refusing")
   flags.DEFINE_bool("smoke", False, "tiny configuration for a fast end-to-end check")
+  flags.DEFINE_bool("compilation_cache", True, "keep compiled programs in JAX's persistent "
+                    "compilation cache so that the next run with the same shapes loads them "
+                    "instead of compiling (dae_theory.sweep.cache); --nocompilation_cache: off")
+  flags.DEFINE_string("compilation_cache_dir", None, "the cache directory (default "
+                      "$XDG_CACHE_HOME/dae_theory/jax, else ~/.cache/dae_theory/jax)")
 
 
 def config_from_flags(config_cls, flag_values):
@@ -185,6 +190,10 @@ def main_with_config(config_cls, default_workdir: str, body) -> None:
     # starts with SIGINT ignored (stop such a run with SIGTERM). Python acts on a signal between
     # bytecodes, so one arriving during a compiled call (a training scan) waits for the call.
     signal.signal(signal.SIGTERM, _on_sigterm)
+    if flags.FLAGS.compilation_cache:
+      from dae_theory.sweep import cache
+
+      cache.enable(flags.FLAGS.compilation_cache_dir)  # unusable: a warning, and no cache
     print(f"{_program()}: writing the run record to {workdir}/", file=sys.stderr,
           flush=True)
     try:
