@@ -217,6 +217,39 @@ def _products_only(x, configs, steps, batch):
   return call, _first_call(call)
 
 
+def _products_only_wide(x, configs, steps, batch):
+  """The products of :func:`_products_only` in the wide layout (no copies between them): per (seed,
+  n, σ) row one encoder product y (B, d) × (d, U) and one y-side gradient product over the U = Σ K_g
+  p_g concatenated units, the decoder products per config. Tells whether wider products alone would
+  be faster, whatever the layout costs around them."""
+  devices, shard = devices_lib.config_sharding(None)
+  lay = wide_layout(configs, len(devices))
+  r, d = len(lay.row_n), x.shape[1]
+  ks = [t.shape[1] for t in lay.table]
+  u = sum(k * p for k, p in zip(ks, lay.widths))
+  wcat = jax.device_put(jnp.full((r, d, u), 0.01, jnp.float32), shard)
+  y = jax.device_put(jnp.full((r, batch, d), 0.1, jnp.float32), shard)
+  offsets = np.cumsum([0] + [k * p for k, p in zip(ks, lay.widths)])
+
+  def body(w, y):
+    z = jnp.einsum("rbd,rdu->rbu", y, w)
+    gz, gd = [], []
+    for g, (k, p) in enumerate(zip(ks, lay.widths)):
+      w_g = w[..., offsets[g]:offsets[g + 1]].reshape(r, d, k, p)
+      z_g = z[..., offsets[g]:offsets[g + 1]].reshape(r, batch, k, p)
+      out = jnp.einsum("rbkp,rdkp->rkbd", z_g, w_g)
+      gz.append(jnp.einsum("rkbd,rdkp->rbkp", out, w_g).reshape(r, batch, k * p))
+      gd.append(jnp.einsum("rkbd,rbkp->rdkp", out, z_g).reshape(r, d, k * p))
+    return w - 1e-9 * (jnp.einsum("rbd,rbu->rdu", y, jnp.concatenate(gz, -1))
+                       + jnp.concatenate(gd, -1))
+
+  opts = devices_lib.compiler_options(devices)
+  f = jax.jit(lambda w, y: jax.lax.scan(lambda c, _: (body(c, y), None), w, None, length=steps)[0],
+              **({} if opts is None else {"compiler_options": opts}))
+  call = lambda: f(wcat, y)
+  return call, _first_call(call)
+
+
 PARTS = (
     ("noise", "noise draw (threefry, once per seed)"),
     ("minibatch", "minibatch index draw and random-row gather"),
@@ -257,6 +290,9 @@ def breakdown(x, configs, steps: int, batch: int, wide: bool = True, rounds: int
       wide_err = str(err)
     else:
       calls["wide"], first["wide"] = call, _first_call(call)
+      calls["products_wide"], first["products_wide"] = _products_only_wide(x, configs, steps, batch)
+      calls["rows"], unpack_rows = train_chunk_wide(x, configs, steps, batch, formulation="rows")
+      first["rows"] = _first_call(calls["rows"])
   t = _interleaved(calls, rounds)
   second, cpu = t["wall"], t["cpu"]
   full = second["full"]
@@ -277,14 +313,20 @@ def breakdown(x, configs, steps: int, batch: int, wide: bool = True, rounds: int
     out["wide"] = {"skipped": wide_err}
   elif wide:
     w_wide, l_wide = unpack(calls["wide"]())
+    w_rows, _ = unpack_rows(calls["rows"]())
     res = sweep.run_sweep(jax.random.key(0), x, configs, steps=steps, batch_size=batch,
                           chunk_size=len(configs), log_every=10, log=None)
     scale = np.max(np.abs(res.w1), axis=(1, 2))
+    rel = lambda w: float(np.max(np.max(np.abs(w - res.w1), axis=(1, 2)) / scale))
     out["wide"] = {"wide_s": second["wide"], "wide_cpu_s": cpu["wide"],
+                   "products_wide_s": second["products_wide"],
+                   "products_wide_cpu_s": cpu["products_wide"],
                    "wide_first_call_s": first["wide"], "engine_s": full, "engine_cpu_s": cpu["full"],
                    "speedup": full / second["wide"], "cpu_speedup": cpu["full"] / cpu["wide"],
-                   "max_rel_diff_w": float(np.max(np.max(np.abs(w_wide - res.w1), axis=(1, 2))
-                                                   / scale)),
+                   "max_rel_diff_w": rel(w_wide),
+                   "rows_s": second["rows"], "rows_cpu_s": cpu["rows"],
+                   "rows_speedup": full / second["rows"], "rows_cpu_speedup": cpu["full"] / cpu["rows"],
+                   "rows_max_rel_diff_w": rel(w_rows),
                    "max_abs_diff_loss": float(np.max(np.abs(l_wide - res.losses)))}
   return out
 
@@ -315,7 +357,14 @@ def format_breakdown(b: dict) -> str:
                    f"{w['engine_s']:.2f} / {w['engine_cpu_s']:.2f} s ({w['speedup']:.2f}x wall, "
                    f"{w['cpu_speedup']:.2f}x CPU; first call incl. compiling {w['wide_first_call_s']:.2f} "
                    f"s against {b['full_first_call_s']:.2f} s); weights within "
-                   f"{w['max_rel_diff_w']:.1e} of max|W| of the engine's")
+                   f"{w['max_rel_diff_w']:.1e} of max|W| of the engine's; its products alone "
+                   f"{w['products_wide_s']:.2f} / {w['products_wide_cpu_s']:.2f} s against "
+                   f"{b['variant_s']['products']:.2f} / {b['variant_cpu_s']['products']:.2f} s in the "
+                   "engine's layout")
+      lines.append(f"row layout (the engine's per-config step, minibatch and noise passed per row, no "
+                   f"per-config gathers): {w['rows_s']:.2f} s wall / {w['rows_cpu_s']:.2f} s CPU "
+                   f"({w['rows_speedup']:.2f}x wall, {w['rows_cpu_speedup']:.2f}x CPU); weights within "
+                   f"{w['rows_max_rel_diff_w']:.1e} of max|W| of the engine's")
   return "\n".join(lines)
 
 
@@ -362,13 +411,18 @@ def wide_layout(configs: sweep.Configs, n_devices: int) -> _WideLayout:
 
 
 def _train_chunk_wide(x, key, row_seed_slot, row_n, row_sigma, seeds, cfg_seed, cfg_lam, cfg_lr, *,
-                      steps, batch_size, widths, log_every):
+                      steps, batch_size, widths, log_every, formulation="wide"):
   r"""The tied DAE's chunk program with the encoder products of all widths of a (seed, n, σ) row as
   one wider product. Configs of one row share y = x_b + σε (the engine's common random numbers), so
   z = yᵀ[W_1 | W_2 | …] and ∂W₁-part = yᵀ[g_z,1 | g_z,2 | …] are one product each per row over the
   Σ_g K_g p_g concatenated units; the decoder products h W_cᵀ, (gW_c), g h_c stay per config. The
   loss, gradient (:func:`dae_theory.loss.dae_loss_and_grad`), random streams, init, Adam with cosine
   decay and divergence guard are the engine's, so each config is the same run up to round-off.
+
+  ``formulation="rows"`` keeps the engine's per-config step (:func:`dae_theory.train.train_step` of
+  the DAE plug, products per config) and only lays the configs out by row: a ``vmap`` over rows whose
+  minibatch and noise are passed once per row, around a ``vmap`` over the row's K_g configs, so no
+  per-config copy of the minibatch or noise is gathered.
 
   Arrays: row_* ``(R,)``; ``cfg_*`` per group ``(R, K_g)``. Returns per group ``(w (R, K_g, d, p),
   losses (R, K_g, steps // log_every), status (R, K_g))``.
@@ -394,6 +448,20 @@ def _train_chunk_wide(x, key, row_seed_slot, row_n, row_sigma, seeds, cfg_seed, 
     idx = jax.vmap(lambda k, n: train.minibatch(k, n, rows_x, batch_size)[0])(
         k_idx[row_seed_slot], row_n)
     xb = x[idx]  # (R, B, d)
+    if formulation == "rows":
+      noise_r = noise[row_seed_slot]
+      wts = jnp.full((r_count, batch_size), 1.0 / batch_size, dtype)
+      plug = plug_lib.dae()
+      new, vals = [], []
+      for g, c in enumerate(carry):
+        sig = jnp.broadcast_to(row_sigma[:, None], cfg_lam[g].shape)
+        one = lambda cr, xr, wr, nr, sg, lm, lr: train.train_step(
+            plug, make_opt(lr), cr, xr, wr, nr, plug_lib.Hyper(sg, lm), t, freeze_state=False)
+        inner = jax.vmap(one, in_axes=(0, None, None, None, 0, 0, 0))
+        c, val = jax.vmap(inner)(c, xb, wts, noise_r, sig, cfg_lam[g], cfg_lr[g])
+        new.append(c)
+        vals.append(val)
+      return tuple(new), tuple(vals)
     y = xb + row_sigma[:, None, None] * noise[row_seed_slot]
     ws = [c[0].w1 for c in carry]  # (R, K, d, p)
     wcat = jnp.concatenate([w.transpose(0, 2, 1, 3).reshape(r_count, d, -1) for w in ws], -1)
@@ -440,11 +508,12 @@ def _train_chunk_wide(x, key, row_seed_slot, row_n, row_sigma, seeds, cfg_seed, 
 @functools.lru_cache(maxsize=None)
 def _wide_trainer(options: tuple | None):
   kw = {} if options is None else {"compiler_options": dict(options)}
-  return jax.jit(_train_chunk_wide, static_argnames=("steps", "batch_size", "widths", "log_every"),
-                 **kw)
+  return jax.jit(_train_chunk_wide, static_argnames=("steps", "batch_size", "widths", "log_every",
+                                                    "formulation"), **kw)
 
 
-def train_chunk_wide(x, configs: sweep.Configs, steps: int, batch: int, log_every: int = 10):
+def train_chunk_wide(x, configs: sweep.Configs, steps: int, batch: int, log_every: int = 10,
+                     formulation: str = "wide"):
   """Train ``configs`` (one chunk, the tied DAE, Adam with cosine decay, key 0 as the benchmark's
   sweep) with :func:`_train_chunk_wide`, the row axis sharded over every device.
 
@@ -465,7 +534,8 @@ def train_chunk_wide(x, configs: sweep.Configs, steps: int, batch: int, log_ever
           tuple(put(configs.learning_rate[t], dt) for t in lay.table))
   opts = devices_lib.compiler_options(devices)
   f = _wide_trainer(None if opts is None else tuple(sorted(opts.items())))
-  call = lambda: f(*args, steps=steps, batch_size=batch, widths=lay.widths, log_every=log_every)
+  call = lambda: f(*args, steps=steps, batch_size=batch, widths=lay.widths, log_every=log_every,
+                   formulation=formulation)
 
   def unpack(out):
     c, d, p_max = len(configs), x.shape[1], int(np.max(configs.width))
