@@ -19,8 +19,23 @@ instead of 4.1 s and ran as fast (best of 6 interleaved runs: 4.13 s against 4.3
 
 
 def config_sharding(devices: Sequence | None = None) -> tuple[list, NamedSharding]:
-  """``(devices, sharding)``: the config axis split over ``devices`` (default: all visible)."""
-  devices = list(devices or jax.devices())
+  """``(devices, sharding)``: the config axis split over ``devices`` (default: this process's,
+  ``jax.local_devices()``; all visible ones in a single process).
+
+  Under ``jax.distributed`` a chunk is trained by one process on its own devices (the chunks are
+  divided among the processes, :mod:`dae_theory.sweep.distributed`), so every device must be local.
+
+  Raises:
+    ValueError: a device of another process.
+  """
+  devices = list(devices or jax.local_devices())
+  foreign = [dv for dv in devices if dv.process_index != jax.process_index()]
+  if foreign:
+    raise ValueError(
+        f"devices must be this process's own (jax.local_devices() of process "
+        f"{jax.process_index()}), got {foreign} of processes "
+        f"{sorted({dv.process_index for dv in foreign})}: with several processes each one trains "
+        "its share of the chunks on its own devices.")
   mesh = Mesh(np.array(devices), ("configs",))
   return devices, NamedSharding(mesh, PartitionSpec("configs"))
 

@@ -18,8 +18,13 @@ Design (docs/experiments.md §6):
   of which a config reads its first n). So a config's result does not depend on the rest
   of the grid and equals :func:`train_config` (the single-config trainer) — the tests check it. Inside
   a chunk the noise is drawn once per distinct seed and the minibatch once per distinct (seed, n).
-* **Devices.** The config axis of a chunk is sharded over every visible device
+* **Devices.** The config axis of a chunk is sharded over every device of the process
   (:mod:`dae_theory.sweep.devices`); each width group is padded to a multiple of the device count.
+* **Processes.** Under ``jax.distributed`` the chunks are divided among the processes (round-robin
+  over those still to train), each trains its share on its own devices and writes those chunk files;
+  after all are done each reads the others' chunks from the shared workdir and returns the full
+  result. A chunk does not depend on which process or how many trained it, so a restart with another
+  process count resumes from the same chunks (:mod:`dae_theory.sweep.distributed`).
 * **Cost first.** :func:`dae_theory.sweep.plan.estimate` sizes the result arrays and the compute
   before anything is allocated; :func:`run_sweep` logs it and refuses a sweep whose results would not
   fit (``max_bytes``).
@@ -38,6 +43,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import secrets
 import time
 from typing import Any, Callable, NamedTuple, Sequence
 
@@ -48,7 +54,7 @@ import numpy as np
 from dae_theory import plug as plug_lib
 from dae_theory import train
 from dae_theory.sweep import devices as devices_lib
-from dae_theory.sweep import store
+from dae_theory.sweep import distributed, store
 from dae_theory.sweep.plan import Configs, check_fits, estimate, plan_chunks
 
 
@@ -365,7 +371,8 @@ def run_sweep(key: jax.Array, x, configs: Configs, *, steps: int, batch_size: in
               log_every: int = 10, optimizer: str = "adam", cosine: bool = True,
               checkpoints: Sequence[int] = (),
               workdir: str | None = None, log: Callable[[str], None] | None = print,
-              devices: Sequence | None = None, max_bytes: int | None = None) -> SweepResult:
+              devices: Sequence | None = None, max_bytes: int | None = None,
+              file_wait_s: float = 30.0) -> SweepResult:
   """Train every config; see the module docstring for the design.
 
   Args:
@@ -389,11 +396,18 @@ def run_sweep(key: jax.Array, x, configs: Configs, *, steps: int, batch_size: in
       chunk, so a resumed sweep has them too. The program then scans segments of gcd(checkpoints,
       steps) steps: keep that gcd large (e.g. 125, 250, 500, …, 4000).
     workdir: if given, finished chunks are saved there and reused on restart (each verified by its
-      fingerprint and checksum), and each chunk appends a progress line to ``workdir/metrics.jsonl``.
+      fingerprint and checksum), and each chunk appends a progress line to ``workdir/metrics.jsonl``
+      (process i > 0 of several: ``metrics.process<i>.jsonl``). Required with several processes
+      (``jax.distributed``): a folder every process sees, through which they hand each other their
+      chunks (:mod:`dae_theory.sweep.distributed`).
     log: progress sink (the estimate first, then configs done, model-steps/s, ETA, chunks recomputed
       from a bad file); ``None`` for silence.
-    devices: devices to shard the config axis over (default: all).
+    devices: this process's devices to shard the config axis over (default: all of them,
+      ``jax.local_devices()``). With several processes each trains its share of the chunks on its
+      own devices; every process returns the full result.
     max_bytes: refuse a sweep whose result arrays exceed this many bytes (default half the memory).
+    file_wait_s: with several processes, how long a process waits for a file another one wrote in
+      ``workdir`` to become visible (a shared file system may show new files late).
 
   Returns:
     SweepResult.
@@ -401,7 +415,11 @@ def run_sweep(key: jax.Array, x, configs: Configs, *, steps: int, batch_size: in
   Raises:
     ValueError: bad arguments (named), NaN/inf in ``x``, n larger than the data, result arrays larger
       than ``max_bytes`` (with the estimate), or a workdir holding another sweep (its spec or one of
-      its chunk files, named).
+      its chunk files, named); with several processes, no workdir, a workdir that is not shared, or
+      processes running different sweeps (each refused on every process before anything is
+      trained).
+    RuntimeError: with several processes, another process stopped with an error, or a chunk another
+      process wrote stays invisible or fails its verification (named, with its writer).
   """
   plug = plug_lib.dae() if plug is None else plug
   x = jnp.asarray(x)
@@ -427,8 +445,22 @@ def run_sweep(key: jax.Array, x, configs: Configs, *, steps: int, batch_size: in
                   checkpoints=list(checkpoints))
   digest = store.data_digest(x_np)
   fp = store.fingerprint(digest, settings, configs)
+  procs = distributed.processes()
+  many = procs.count > 1
+  if many and workdir is None:
+    raise ValueError(
+        f"a sweep over {procs.count} processes (jax.distributed) needs a workdir shared by all "
+        "processes: each process writes the chunks it trains there and reads the others' from it, "
+        "and a restart resumes from them. Pass workdir= a folder on a file system every host mounts.")
+  if many:
+    for note in distributed.agree_on_sweep(fp, len(devices), devices[0].platform):
+      if log is not None:
+        log(f"sweep: {note}")
   if workdir is not None:
     store.check_spec(workdir, fp)
+  # one id per run of run_sweep, the same on every process; it marks this run's progress lines
+  run_id = (distributed.check_shared_workdir(workdir, file_wait_s) if many
+            else secrets.token_hex(8))
 
   # Result arrays: one per leaf of the plug's params, each at its shape at the largest width; a config
   # of a smaller width fills the origin corner (zero padding at the end of every growing axis).
@@ -444,6 +476,8 @@ def run_sweep(key: jax.Array, x, configs: Configs, *, steps: int, batch_size: in
               for nm, leaf in zip(snap_names, leaves)})
   losses = np.zeros((c, steps // log_every), x_np.dtype)
   status = np.full((c,), -1, np.int32)
+  chunk_idx = [np.concatenate(groups) for groups in chunks]
+  chunk_fps = [store.fingerprint(digest, settings, configs.take(idx), idx) for idx in chunk_idx]
 
   def put(idx, arrays):
     for nm in names + snap_names:
@@ -451,15 +485,9 @@ def run_sweep(key: jax.Array, x, configs: Configs, *, steps: int, batch_size: in
       out[nm][(idx,) + _at_origin(a)[1:]] = a
     losses[idx], status[idx] = arrays["losses"], arrays["status"]
 
-  # Chunks already on disk: verify each before any compute; one of another sweep is refused, an
-  # unreadable or corrupted one is recomputed.
-  chunk_fps, on_disk = [], set()
-  for ci, groups in enumerate(chunks):
-    idx = np.concatenate(groups)
-    chunk_fps.append(store.fingerprint(digest, settings, configs.take(idx), idx))
-    path = store.chunk_path(workdir, ci)
-    if path is None or not os.path.exists(path):
-      continue
+  def read(ci):
+    """Chunk ``ci`` from its file, verified: ``(arrays, "")`` or ``(None, why)``."""
+    idx = chunk_idx[ci]
     # a chunk stores its leaves at its own largest width: the growing axes may be smaller
     shapes = {nm: (len(idx),) + tuple(None if a in g else n for a, n in enumerate(leaf.shape))
               for nm, leaf, g in zip(names, leaves, grows)}
@@ -469,70 +497,118 @@ def run_sweep(key: jax.Array, x, configs: Configs, *, steps: int, batch_size: in
     shapes.update(losses=(len(idx), steps // log_every), status=(len(idx),), index=(len(idx),))
     largest = {nm: (len(idx),) + leaf.shape for nm, leaf in zip(names, leaves)}
     largest.update({nm: (len(idx), n_ck) + leaf.shape for nm, leaf in zip(snap_names, leaves)})
-    saved, why = store.read_chunk(path, chunk_fps[-1], idx, shapes, largest, workdir)
+    return store.read_chunk(store.chunk_path(workdir, ci), chunk_fps[ci], idx, shapes, largest,
+                            workdir)
+
+  # Chunks already on disk: verify each before any compute; one of another sweep is refused, an
+  # unreadable or corrupted one is recomputed.
+  on_disk = set()
+  for ci in range(len(chunks)):
+    path = store.chunk_path(workdir, ci)
+    if path is None or not os.path.exists(path):
+      continue
+    saved, why = read(ci)
     if saved is None:
       if log is not None:
         log(f"sweep: {path} is {why}; recomputing that chunk")
       continue
-    put(idx, saved)
+    put(chunk_idx[ci], saved)
     on_disk.add(ci)
-  if workdir is not None:
+  # The chunks to train, dealt out round-robin (distributed.deal); with several processes, every
+  # chunk that some process lacks (the same list on all).
+  todo = [ci for ci in range(len(chunks)) if ci not in on_disk]
+  if many:
+    missing = np.zeros(len(chunks), bool)
+    missing[todo] = True
+    todo = distributed.chunks_to_train(missing).tolist()
+  mine = distributed.deal(todo, procs.count, procs.index)
+  owner = {ci: k % procs.count for k, ci in enumerate(todo)}
+  if many and log is not None:
+    log(f"sweep: process {procs.index} of {procs.count} trains chunks {mine} of the {len(todo)} "
+        f"still to train ({len(on_disk)} of {len(chunks)} on disk)"
+        + ("; it has none: use a chunk_size of at most configs / processes" if not mine else ""))
+  if workdir is not None and procs.index == 0:
     store.write_spec(workdir, fp, len(chunks), len(configs))
 
   trainer = _chunk_trainer(devices)
-  started, trained = time.time(), 0
-  for ci, groups in enumerate(chunks):
-    idx = np.concatenate(groups)
-    loaded = ci in on_disk
-    if not loaded:
-      inputs, seeds, pair_seed, pair_n, widths, opts = _chunk_inputs(
-          configs, groups, len(devices), x.dtype, shard)
-      kw = {} if opts is None else {"optimizers": opts}
-      if n_ck:
-        kw["checkpoints"] = checkpoints
-      res = trainer(plug, x, key, inputs, seeds, pair_seed, pair_n, steps=steps,
-                    batch_size=batch_size, widths=widths, log_every=log_every,
-                    optimizer=optimizer, cosine=cosine, **kw)
-      at_pw = _shapes_at(plug, d, max(widths), x.dtype)  # the chunk's leaves at its largest width
-      arrays = {nm: np.zeros((len(idx),) + sh, x_np.dtype) for nm, sh in zip(names, at_pw)}
-      arrays.update({nm: np.zeros((len(idx), n_ck) + sh, x_np.dtype)
-                     for nm, sh in zip(snap_names, at_pw)})
-      arrays["losses"] = np.zeros((len(idx), steps // log_every), x_np.dtype)
-      arrays["status"] = np.zeros((len(idx),), np.int32)
-      start = 0
-      for g, (params, l, st, sn), p in zip(groups, res, widths):
-        rows = slice(start, start + len(g))
-        for nm, a, u in zip(names, jax.tree.leaves(params), is_unit):
-          a = np.asarray(a)[:len(g)]
-          if u:
-            _check_padding(a, configs.width[g], plug, nm)
-          arrays[nm][(rows,) + _at_origin(a)[1:]] = a
-        for nm, a in zip(snap_names, jax.tree.leaves(sn) if n_ck else []):
-          a = np.asarray(a)[:len(g)]
-          arrays[nm][(rows,) + _at_origin(a)[1:]] = a
-        arrays["losses"][rows] = np.asarray(l)[:len(g)]
-        arrays["status"][rows] = np.asarray(st)[:len(g)]
-        start += len(g)
-      arrays["index"] = idx
-      path = store.chunk_path(workdir, ci)
-      if path is not None:
-        store.write_chunk(path, arrays, chunk_fps[ci])
-      put(idx, arrays)
-      trained += len(idx)
-    out_l, out_s = losses[idx], status[idx]
-    done = sum(len(np.concatenate(g)) for g in chunks[:ci + 1])
-    el = time.time() - started
-    rate = trained * steps / el if trained else float("nan")
-    eta = (c - done) * steps / rate if trained else float("nan")
-    if workdir is not None:
-      store.append_progress(workdir, {
-          "chunk": ci, "chunks": len(chunks), "configs_done": done, "configs": c,
-          "from_disk": bool(loaded), "elapsed_s": round(el, 3), "model_steps_per_s": rate,
-          "eta_s": eta, "diverged": int(np.sum(out_s >= 0)),
-          "final_loss_mean": float(np.mean(out_l[:, -1]))})
+  started, trained, done = time.time(), 0, 0
+  left = sum(len(chunk_idx[ci]) for ci in mine)  # configs of this process still to train
+  finished = []
+  try:
+    for ci, groups in enumerate(chunks):
+      idx = chunk_idx[ci]
+      if ci in owner and owner[ci] != procs.index:
+        continue  # another process trains it; read after the end
+      loaded = ci not in owner
+      if not loaded:
+        inputs, seeds, pair_seed, pair_n, widths, opts = _chunk_inputs(
+            configs, groups, len(devices), x.dtype, shard)
+        kw = {} if opts is None else {"optimizers": opts}
+        if n_ck:
+          kw["checkpoints"] = checkpoints
+        res = trainer(plug, x, key, inputs, seeds, pair_seed, pair_n, steps=steps,
+                      batch_size=batch_size, widths=widths, log_every=log_every,
+                      optimizer=optimizer, cosine=cosine, **kw)
+        at_pw = _shapes_at(plug, d, max(widths), x.dtype)  # the chunk's leaves at its largest width
+        arrays = {nm: np.zeros((len(idx),) + sh, x_np.dtype) for nm, sh in zip(names, at_pw)}
+        arrays.update({nm: np.zeros((len(idx), n_ck) + sh, x_np.dtype)
+                       for nm, sh in zip(snap_names, at_pw)})
+        arrays["losses"] = np.zeros((len(idx), steps // log_every), x_np.dtype)
+        arrays["status"] = np.zeros((len(idx),), np.int32)
+        start = 0
+        for g, (params, l, st, sn), p in zip(groups, res, widths):
+          rows = slice(start, start + len(g))
+          for nm, a, u in zip(names, jax.tree.leaves(params), is_unit):
+            a = np.asarray(a)[:len(g)]
+            if u:
+              _check_padding(a, configs.width[g], plug, nm)
+            arrays[nm][(rows,) + _at_origin(a)[1:]] = a
+          for nm, a in zip(snap_names, jax.tree.leaves(sn) if n_ck else []):
+            a = np.asarray(a)[:len(g)]
+            arrays[nm][(rows,) + _at_origin(a)[1:]] = a
+          arrays["losses"][rows] = np.asarray(l)[:len(g)]
+          arrays["status"][rows] = np.asarray(st)[:len(g)]
+          start += len(g)
+        arrays["index"] = idx
+        path = store.chunk_path(workdir, ci)
+        if path is not None:
+          store.write_chunk(path, arrays, chunk_fps[ci])
+        put(idx, arrays)
+        finished.append(ci)
+        trained += len(idx)
+        left -= len(idx)
+      done += len(idx)
+      out_l, out_s = losses[idx], status[idx]
+      el = time.time() - started
+      rate = trained * steps / el if trained else float("nan")
+      eta = left * steps / rate if trained else float("nan")
+      if workdir is not None and not (loaded and procs.index):  # chunks read: process 0's log
+        store.append_progress(workdir, {
+            "chunk": ci, "chunks": len(chunks), "configs_done": done, "configs": c,
+            "from_disk": bool(loaded), "elapsed_s": round(el, 3), "model_steps_per_s": rate,
+            "eta_s": eta, "diverged": int(np.sum(out_s >= 0)),
+            "final_loss_mean": float(np.mean(out_l[:, -1])), "run": run_id,
+            "process": procs.index, "processes": procs.count}, procs.index)
+      if log is not None:
+        log(f"sweep: chunk {ci + 1}/{len(chunks)}, configs {done}/{c}"
+            + (f" (process {procs.index})" if many else "") + f", {rate:,.0f} model-steps/s, "
+            f"ETA {eta:.0f} s"
+            + (f", {int(np.sum(out_s >= 0))} diverged" if np.any(out_s >= 0) else ""))
+  except BaseException as err:  # tell the other processes, which would otherwise wait for it
+    if many:
+      distributed.finish(workdir, run_id, finished, f"{type(err).__name__}: {err}")
+    raise
+  if many:  # the others' chunks, once every process has written its share
+    distributed.finish(workdir, run_id, finished)
+    distributed.wait_for_peers(workdir, run_id, log)
+    peers = [ci for ci in todo if owner[ci] != procs.index]
+    got = distributed.read_peer_chunks(peers, owner.get, read,
+                                       lambda ci: store.chunk_path(workdir, ci), file_wait_s)
+    for ci, arrays in got.items():
+      put(chunk_idx[ci], arrays)
     if log is not None:
-      log(f"sweep: chunk {ci + 1}/{len(chunks)}, configs {done}/{c}, {rate:,.0f} model-steps/s, "
-          f"ETA {eta:.0f} s" + (f", {int(np.sum(out_s >= 0))} diverged" if np.any(out_s >= 0) else ""))
+      log(f"sweep: process {procs.index} read the {len(got)} chunks the other processes trained; "
+          f"it holds all {c} configs")
   params = jax.tree.unflatten(treedef, [out[nm] for nm in names])
   snaps = jax.tree.unflatten(treedef, [out[nm] for nm in snap_names]) if n_ck else None
   return SweepResult(configs, params, losses, status, checkpoints, snaps)

@@ -5,7 +5,8 @@ fingerprint (of its configs, the sweep settings, the model plug and the data) an
 arrays. A restarted sweep with the same spec reuses the chunks that verify, recomputes (and says so)
 any that is unreadable, truncated or fails its checksum, and refuses one that belongs to another
 sweep. ``workdir/sweep_spec.json`` holds the whole sweep's fingerprint and ``workdir/metrics.jsonl``
-one progress line per chunk.
+one progress line per chunk (with several processes, each writes the chunks it trains itself, and
+process i > 0 its progress lines to ``metrics.process<i>.jsonl``; :mod:`dae_theory.sweep.distributed`).
 """
 
 from __future__ import annotations
@@ -142,6 +143,13 @@ def chunk_path(workdir: str | None, ci: int) -> str | None:
   return None if workdir is None else os.path.join(workdir, "chunks", f"chunk_{ci:05d}.npz")
 
 
-def append_progress(workdir: str, line: dict) -> None:
-  """One JSON line per chunk in ``workdir/metrics.jsonl``."""
-  io.append_jsonl(os.path.join(workdir, "metrics.jsonl"), line)
+def progress_path(workdir: str, process: int = 0) -> str:
+  """The progress log of process ``process``: ``workdir/metrics.jsonl`` for process 0 (the only one
+  of a single-process sweep), ``workdir/metrics.process<i>.jsonl`` for process i > 0 of several (one
+  file per writer: appends from several hosts to one file of a network file system can interleave)."""
+  return os.path.join(workdir, "metrics.jsonl" if process == 0 else f"metrics.process{process}.jsonl")
+
+
+def append_progress(workdir: str, line: dict, process: int = 0) -> None:
+  """One JSON line per chunk in the progress log of ``process`` (:func:`progress_path`)."""
+  io.append_jsonl(progress_path(workdir, process), line)
