@@ -325,9 +325,7 @@ def _forward(params, y, sigma, edit=None, fast=False):
   den = c_skip[:, None] * yf + c_out[:, None] * f.reshape(n, d)
   taps_ = {}
   for name in tap_names(len(_spec(params)[1])):
-    h = inter[name]
-    h = h.value if hasattr(h, "value") else h
-    h = h[0] if isinstance(h, tuple) else h
+    h = inter[name].get_value()[0]  # sow keeps a tuple of the values sown (one call: one value)
     taps_[name] = h.reshape(lead + h.shape[1:])
   return den.reshape(lead + (d,)), taps_
 
@@ -347,7 +345,17 @@ def denoise(params, y, sigma):
     ValueError: d not a square, a wrong sigma shape, non-finite y, σ ≤ 0, or params of another model.
   """
   y, sigma = _check_inputs(params, y, sigma)
+  return _denoise_jit(params, y, sigma)
+
+
+@jax.jit
+def _denoise_jit(params, y, sigma):
   return _forward(params, y, sigma)[0]
+
+
+@jax.jit
+def _taps_jit(params, y, sigma):
+  return _forward(params, y, sigma)[1]
 
 
 def taps(params, y, sigma) -> dict:
@@ -355,7 +363,8 @@ def taps(params, y, sigma) -> dict:
   order (:func:`tap_names`), H_l = W_l = side / 2^l, C_l = p·channel_mult[l]. These are activations of
   F, whose input is c_in(σ)·y (module docstring). Same arguments and errors as :func:`denoise`."""
   y, sigma = _check_inputs(params, y, sigma)
-  return _forward(params, y, sigma)[1]
+  out = _taps_jit(params, y, sigma)  # jit returns the dict with sorted keys
+  return {name: out[name] for name in tap_names(len(_spec(params)[1]))}
 
 
 def pool(h, how: str = "max"):
@@ -403,7 +412,7 @@ def _steered(params, y, sigma, v, a, lo, hi, tap, windowed):
   step = jnp.broadcast_to(jnp.asarray(a, y.dtype), sig.shape)
   if windowed:
     step = step * ((sig >= lo) & (sig <= hi)).astype(y.dtype)
-  edit = (tap, lambda h: h + step[:, None, None, None] * v.astype(h.dtype))
+  edit = (tap, lambda h: h + step[:, None, None, None] * v.astype(h.dtype).reshape(1, 1, 1, -1))
   return _forward(params, y, sigma, edit)[0]
 
 
@@ -461,22 +470,38 @@ def _channel_axes(mult, bias, dtype):
   return out
 
 
-def _init(key, d, width, p_max, dtype, *, mult, bias, sigma_data):
-  _side(d)
-  if not checks.is_traced(width) and not 1 <= int(width) <= int(p_max):
-    raise ValueError(f"width must lie in 1 … p_max={p_max}, got {width}.")
-  model = UNet(int(p_max), mult, bias=bias, dtype=dtype, rngs=nnx.Rngs(params=key))
-  pure = nnx.to_pure_dict(nnx.state(model, nnx.Param))
-  # Channels >= width (of each level) are zero: the function of the width-`width` net (module docstring,
-  # zero padding). With the engine's bucketed groups width == p_max and nothing is masked.
-  leaves, treedef = jax.tree.flatten(pure)
-  masked = []
-  for leaf, axes in zip(leaves, _channel_axes(mult, bias, jnp.dtype(dtype))):
+def _init_std(path: tuple[str, ...], shape) -> float:
+  """The init's standard deviation of one leaf: convolution kernels N(0, 1/fan_in) (LeCun normal,
+  fan_in = 3·3·C_in), the noise MLP's first layer N(0, 1) (as in :mod:`dae_theory.diffusion`), and
+  zero for the last convolution, the scale layers and every bias (so at init s(σ) = 1, D = c_skip·y)."""
+  if path[-1] == "bias" or path[0] == "conv_out" or "scale" in path:
+    return 0.0
+  if path[0] == "emb":
+    return 1.0
+  return 1.0 / math.sqrt(math.prod(shape[:-1]))
+
+
+@functools.partial(jax.jit, static_argnames=("p_max", "dtype", "mult", "bias", "sigma_data"))
+def _init(key, width, *, p_max, dtype, mult, bias, sigma_data):
+  """The module's shapes (flax), filled from ONE normal draw of ``key`` (one draw per leaf, as flax's
+  initializers do, took 22 s to compile under load; this compiles in about a second)."""
+  abstract = nnx.to_pure_dict(_abstract_state(p_max, mult, bias, dtype))
+  flat, treedef = jax.tree_util.tree_flatten_with_path(abstract)
+  sizes = [math.prod(a.shape) for _, a in flat]
+  z = jax.random.normal(key, (sum(sizes),), dtype)
+  offsets = np.cumsum([0] + sizes)
+  leaves = []
+  for (path, a), lo, axes in zip(flat, offsets, _channel_axes(mult, bias, jnp.dtype(dtype))):
+    names = tuple(str(getattr(k, "key", k)) for k in path)
+    leaf = z[lo:lo + math.prod(a.shape)].reshape(a.shape) * _init_std(names, a.shape)
+    # Channels >= width (of each level) are zero: the function of the width-`width` net (module
+    # docstring, zero padding). With the engine's bucketed groups width == p_max: nothing is masked.
     for axis, m in axes:
-      keep = jnp.arange(leaf.shape[axis]) < m * width
-      leaf = leaf * keep.reshape((-1,) + (1,) * (leaf.ndim - axis - 1)).astype(leaf.dtype)
-    masked.append(leaf)
-  pure = jax.tree.unflatten(treedef, masked)
+      shape = [1] * leaf.ndim
+      shape[axis] = -1
+      leaf = leaf * (jnp.arange(leaf.shape[axis]) < m * width).reshape(shape).astype(dtype)
+    leaves.append(leaf)
+  pure = jax.tree.unflatten(treedef, leaves)
   pure["precond"] = {"sigma_data": jnp.asarray(sigma_data, dtype)}
   return pure
 
@@ -497,8 +522,10 @@ def _loss(params, batch, weights, noise, hyper):
 
 
 def _represent(params, y, *, probe_sigma):
+  if checks.is_traced(y, *jax.tree.leaves(params)):
+    return pool(_forward(params, y, probe_sigma)[1]["mid"], "max")
   y, sigma = _check_inputs(params, y, probe_sigma)
-  return pool(_forward(params, y, sigma)[1]["mid"], "max")
+  return _tap_pooled(params, y, sigma, "mid", "max")
 
 
 def plug(channel_mult: Sequence[int] = (1, 2), bias: bool = False, side: int = 16,
@@ -548,7 +575,10 @@ def _plug(mult, bias, side, sigma_min, sigma_max, sigma_data, probe_sigma) -> pl
     if d != side * side:
       raise ValueError(f"plug for {side}x{side} images: d must equal side**2 = {side * side}, got "
                        f"d={d}.")
-    return _init(key, d, width, p_max, dtype, mult=mult, bias=bias, sigma_data=sigma_data)
+    if not checks.is_traced(width) and not 1 <= int(width) <= int(p_max):
+      raise ValueError(f"width must lie in 1 … p_max={p_max}, got {width}.")
+    return _init(key, width, p_max=int(p_max), dtype=jnp.dtype(dtype), mult=mult, bias=bias,
+                 sigma_data=sigma_data)
 
   name = (f"unet-m{'x'.join(map(str, mult))}-{'bias' if bias else 'nobias'}-s{side}"
           f"-sig{sigma_min!r}-{sigma_max!r}-sd{sigma_data!r}-probe{probe_sigma!r}")
