@@ -155,7 +155,7 @@ def test_the_import_scan_catches_what_it_names():
 # serves: sweep.engine knows no construction, analysis is above it).
 LAYERS = [
     {"model", "checks", "io", "images", "sweep.plan", "sweep.devices", "sweep.cache"},
-    {"loss", "data", "copies", "sweep.store"},
+    {"loss", "data", "copies", "sweep.store", "sweep.distributed"},
     {"metrics", "masks", "constructions"},
     {"plug"},
     {"train"},
