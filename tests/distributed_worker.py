@@ -4,8 +4,9 @@
 SPEC.json: ``port``, ``processes``, ``x`` (a .npy data file), ``steps``, ``chunk_size``, ``out`` (a
 folder), ``file_wait_s``, ``heartbeat_s``, and per process (lists indexed by PROCESS_ID) ``workdir``
 (a path or null), ``grid`` (Grid keyword arguments), ``declared`` (the num_processes it is
-launched with) and ``pause_s`` (seconds to sleep after logging each chunk it trained: a test hook
-that holds a process between two chunks so that a kill lands there). Joins the others through ``sweep.distributed.initialize`` on 127.0.0.1 (the
+launched with), ``pause_s`` (seconds to sleep after logging each chunk it trained: a test hook
+that holds a process between two chunks so that a kill lands there) and ``fail`` (raise an error
+after logging the first chunk it trained: a test hook for a process that stops with an error). Joins the others through ``sweep.distributed.initialize`` on 127.0.0.1 (the
 coordinator bound to the loopback address only), runs the sweep and saves this process's full
 result to ``out/process_<i>.npz``.
 """
@@ -29,6 +30,8 @@ if __name__ == "__main__":
     print(f"{time.time() - T0:6.2f} s  {s}", flush=True)
     if s.startswith("sweep: chunk "):
       time.sleep(spec["pause_s"][i])
+      if spec["fail"][i]:
+        raise OSError(28, "No space left on device (injected by the test)")
 
   say("started")
   distributed.initialize(address, spec["declared"][i], i, coordinator_bind_address=address,

@@ -49,8 +49,8 @@ def _env():
   return env
 
 
-def _start(tmp_path, name, workdirs, grids=None, declared=(2, 2), pause_s=(0, 0), heartbeat_s=30,
-           file_wait_s=5.0):
+def _start(tmp_path, name, workdirs, grids=None, declared=(2, 2), pause_s=(0, 0), fail=(False, False),
+           heartbeat_s=30, file_wait_s=5.0):
   """Start the two processes of one launch; returns (Popen list, output folder)."""
   out = tmp_path / name
   out.mkdir()
@@ -58,7 +58,8 @@ def _start(tmp_path, name, workdirs, grids=None, declared=(2, 2), pause_s=(0, 0)
   spec = dict(port=_free_port(), x=str(tmp_path / "x.npy"), steps=STEPS, chunk_size=CHUNK,
               out=str(out), file_wait_s=file_wait_s, heartbeat_s=heartbeat_s,
               workdir=[None if w is None else str(w) for w in workdirs],
-              grid=list(grids or (GRID, GRID)), declared=list(declared), pause_s=list(pause_s))
+              grid=list(grids or (GRID, GRID)), declared=list(declared), pause_s=list(pause_s),
+              fail=list(fail))
   (out / "spec.json").write_text(json.dumps(spec))
   procs = [subprocess.Popen([sys.executable, WORKER, str(out / "spec.json"), str(i)], cwd=ROOT,
                             env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -159,6 +160,24 @@ def test_a_killed_process_loses_no_finished_chunk(tmp_path):
   assert 1 in on_disk and 3 not in on_disk, on_disk
   resumed = _reference(str(tmp_path / "w"))
   assert _trained(tmp_path / "w")[0] == sorted(set(range(4)) - set(on_disk))  # the rest reused
+  _assert_same(resumed, _reference())
+
+
+def test_an_error_on_one_process_is_raised_on_the_other_and_loses_no_chunk(tmp_path):
+  """Process 1 stops with an error after its first chunk (the worker raises a disk-full OSError from
+  its log): it records the error in its done marker, and process 0, done with its own chunks, raises
+  it with process 1's host instead of waiting; the chunks both finished stay on disk and verify."""
+  res, _ = _launch(tmp_path, "error", [tmp_path / "w"] * 2, fail=(False, True))
+  (rc0, _, err0), (rc1, _, err1) = res
+  assert rc1 == 1 and "No space left on device (injected by the test)" in err1, err1[-3000:]
+  assert rc0 == 1 and "the sweep stopped on another process: process 1 on" in err0, err0[-3000:]
+  assert "OSError: [Errno 28] No space left on device (injected by the test)" in err0
+  marker = json.loads((tmp_path / "w" / "processes" / "process_1.done.json").read_text())
+  assert marker["chunks"] == [1] and "No space left" in marker["error"]
+  on_disk = sorted(int(p.stem.split("_")[1]) for p in (tmp_path / "w" / "chunks").glob("*.npz"))
+  assert on_disk == [0, 1, 2], on_disk  # process 0's two, process 1's first
+  resumed = _reference(str(tmp_path / "w"))
+  assert _trained(tmp_path / "w")[0] == [3]
   _assert_same(resumed, _reference())
 
 
