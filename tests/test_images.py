@@ -109,3 +109,62 @@ def test_decompression_bombs_are_skipped_and_named(tmp_path):
   assert set(reasons) == {"big.png", "large.png"}
   assert reasons["big.png"].startswith("DecompressionBombError")
   assert reasons["large.png"].startswith("DecompressionBombWarning")
+
+
+def test_digits_at_side_16_are_the_same_digits_resized_bilinearly():
+  """side=16: the same split and labels as side 8; values in [−1, 1] (bilinear weights are convex);
+  each 2 × 2 block mean of the 16 × 16 image follows the 8 × 8 original (correlation > 0.9 for every
+  image, a loose bound: interpolation blurs each pixel with its neighbours)."""
+  a, b = images.digits(seed=1), images.digits(seed=1, side=16)
+  assert b.train.shape == (a.train.shape[0], 256) and b.side == 16 and b.train.dtype == np.float32
+  np.testing.assert_array_equal(a.train_labels, b.train_labels)
+  assert -1.0 <= b.train.min() and b.train.max() <= 1.0
+  block = b.train.reshape(-1, 8, 2, 8, 2).mean((2, 4)).reshape(-1, 64)
+  za = a.train - a.train.mean(1, keepdims=True)
+  zb = block - block.mean(1, keepdims=True)
+  corr = np.sum(za * zb, 1) / np.sqrt(np.sum(za**2, 1) * np.sum(zb**2, 1))
+  assert corr.min() > 0.9
+  const = images.resize(np.full((2, 64), 0.25, np.float32), 8, 16)
+  np.testing.assert_allclose(const, 0.25, rtol=1e-6)
+  with pytest.raises(ValueError, match="side must be an integer >= 1"):
+    images.digits(side=0)
+  with pytest.raises(ValueError, match=r"x must have shape \(n, 64\)"):
+    images.resize(np.zeros((2, 60)), 8, 16)
+
+
+def test_disks_are_anti_aliased_disks_of_the_stated_radii():
+  """Each image is one disk: white area Σ(x+1)/2 = π r² with r ∈ [side/8, side/4] (the sub-pixel
+  estimate is within 1 pixel of area of the exact one at supersample 8, bounded here by comparing with
+  supersample 32), values in [−1, 1] with partly covered edge pixels, seeded."""
+  x = images.disks(50, side=16, seed=3)
+  assert x.shape == (50, 256) and x.dtype == np.float32
+  np.testing.assert_array_equal(x, images.disks(50, side=16, seed=3))
+  assert not np.array_equal(x, images.disks(50, side=16, seed=4))
+  assert -1.0 <= x.min() and x.max() <= 1.0
+  area = ((x + 1) / 2).sum(1)
+  fine = ((images.disks(50, side=16, seed=3, supersample=32) + 1) / 2).sum(1)
+  assert np.max(np.abs(area - fine)) < 1.0
+  assert np.all(fine > np.pi * 2**2 - 1) and np.all(fine < np.pi * 4**2 + 1)
+  edge = (x > -1) & (x < 1)
+  assert np.all(edge.sum(1) >= 4)  # anti-aliased rims
+  # the disk lies inside the image: the border pixels are background
+  img = x.reshape(50, 16, 16)
+  border = np.concatenate([img[:, 0], img[:, -1], img[:, :, 0], img[:, :, -1]], 1)
+  assert np.all(border < 1.0)
+  with pytest.raises(ValueError, match="n must be an integer >= 1"):
+    images.disks(0)
+
+
+def test_duplicate_builds_a_hybrid_set():
+  x = np.arange(12.0).reshape(4, 3)
+  rep, src = images.duplicate(x, np.array([1, 0, 3, 2]))
+  np.testing.assert_array_equal(src, [0, 2, 2, 2, 3, 3])
+  np.testing.assert_array_equal(rep, x[src])
+  with pytest.raises(ValueError, match=r"counts must have shape \(4,\)"):
+    images.duplicate(x, [1, 2])
+  with pytest.raises(ValueError, match="counts must be integers >= 0, not all 0"):
+    images.duplicate(x, np.array([1, -1, 0, 0]))
+  with pytest.raises(ValueError, match="counts must be integers >= 0, not all 0"):
+    images.duplicate(x, np.zeros(4, int))
+  with pytest.raises(ValueError, match="counts must be integers >= 0, not all 0"):
+    images.duplicate(x, np.array([1.0, 2.0, 0.0, 1.0]))
