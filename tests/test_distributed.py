@@ -204,6 +204,13 @@ def test_mismatched_launches_are_refused_on_every_process(tmp_path, case, match)
     assert not (w / "chunks").exists() or not any((w / "chunks").iterdir())
 
 
+@pytest.mark.parametrize("wait", [-1.0, float("nan"), float("inf")])
+def test_a_bad_file_wait_is_named(wait):
+  with pytest.raises(ValueError, match="file_wait_s must be a finite number of seconds >= 0"):
+    sweep.run_sweep(jax.random.key(0), _data(), sweep.Grid(**GRID).configs(), steps=STEPS,
+                    batch_size=8, log=None, file_wait_s=wait)
+
+
 def test_several_processes_without_a_workdir_are_refused(monkeypatch):
   """The chunk files are how the processes hand each other their results: no workdir, no sweep
   (checked on the process count alone, before any exchange; here a count of 2 is simulated)."""

@@ -3,8 +3,9 @@ r"""Many processes, many hosts: the sweep under JAX's own distributed runtime (`
 Design (docs/experiments.md §6.2): **the chunks are divided among the processes**; the config axis is
 not sharded over the global mesh. Each process trains whole chunks on its own devices
 (``jax.local_devices()``, the config axis of a chunk sharded over them as in a single process), writes
-each chunk file atomically into the shared ``workdir`` itself, and after a barrier reads the chunks of
-the others, so that every process returns the full :class:`~dae_theory.sweep.SweepResult`. Why:
+each chunk file atomically into the shared ``workdir`` itself, and once every process has marked its
+share done (``workdir/processes/process_<i>.done.json``) reads the chunks of the others, so that
+every process returns the full :class:`~dae_theory.sweep.SweepResult`. Why:
 
 * **Bit for bit.** A chunk is the same program on the same per-device shapes whichever process and
   however many processes train it, so a chunk's arrays do not depend on the process count: a sweep on
@@ -15,10 +16,14 @@ the others, so that every process returns the full :class:`~dae_theory.sweep.Swe
   of tests/test_sweep.py tolerates 1e-5 of max|W| for that reason).
 * **No collective in the training program.** Configs are independent, so a global program would only
   make every process wait for the slowest at each chunk call and demand identical inputs on all. Here
-  the processes meet three times per sweep, each a small exchange of metadata (``process_allgather`` on
-  a few bytes): to agree on the sweep and the workdir, on the chunks still to train, and at the end.
+  the processes exchange a few bytes of metadata (``process_allgather``) at the start only: that
+  they run the same sweep, that the workdir is shared, which chunks are missing. At the end they meet
+  through the files, with no deadline (a peer may train for hours longer; a collective would wait
+  under the collective library's own timeouts).
 * **Resume is the same mechanism.** The chunk files are the only state; a process that dies loses at
-  most its chunk in flight, and any process count resumes from what is on disk.
+  most its chunk in flight (JAX's coordination service then ends the others after the heartbeat
+  timeout), a process that raises tells the others through its done marker, and any process count
+  resumes from what is on disk.
 
 The cost: a chunk is the unit of work, so a sweep needs at least as many chunks as processes
 (``chunk_size`` ≤ configs / processes) and the chunks still to train are dealt out round-robin, with

@@ -424,6 +424,8 @@ def run_sweep(key: jax.Array, x, configs: Configs, *, steps: int, batch_size: in
   plug = plug_lib.dae() if plug is None else plug
   x = jnp.asarray(x)
   _check_args(x, configs, steps, batch_size, log_every, plug, bucket, optimizer, checkpoints)
+  if not (np.isfinite(file_wait_s) and file_wait_s >= 0):
+    raise ValueError(f"file_wait_s must be a finite number of seconds >= 0, got {file_wait_s!r}.")
   checkpoints = tuple(int(c) for c in checkpoints)
   n_ck = len(checkpoints)
   x_np = np.asarray(x)
