@@ -32,7 +32,10 @@ no work stealing (a slow host delays the end).
 Launching: every process calls :func:`initialize` (a checked :func:`jax.distributed.initialize`)
 before anything else runs in JAX, then the same sweep with the same ``workdir`` on a file system that
 all processes mount; examples/distributed_sweep.py, examples/slurm_sweep.sbatch and
-examples/tpu_slice_sweep.sh are the launch recipes.
+examples/tpu_slice_sweep.sh are the launch recipes. Every process must call
+:func:`~dae_theory.sweep.run_sweep`: one called on process 0 alone waits in its first exchange until
+JAX ends all processes (when the others exit, their shutdown barrier fails after JAX's shutdown
+timeout, 300 s by default, and the coordination service aborts every process).
 """
 
 from __future__ import annotations
