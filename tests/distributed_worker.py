@@ -34,6 +34,13 @@ if __name__ == "__main__":
         raise OSError(28, "No space left on device (injected by the test)")
 
   say("started")
+  # Loopback only: the gloo collectives would listen on the address the host name resolves to (on
+  # this machine 127.0.0.1, elsewhere maybe a network interface); bind them to 127.0.0.1 as well.
+  from jax._src.lib import xla_client
+  make_gloo = xla_client._xla.make_gloo_tcp_collectives
+  xla_client._xla.make_gloo_tcp_collectives = (
+      lambda distributed_client, hostname=None, interface=None:
+      make_gloo(distributed_client=distributed_client, hostname="127.0.0.1"))
   distributed.initialize(address, spec["declared"][i], i, coordinator_bind_address=address,
                          initialization_timeout_s=60, heartbeat_timeout_s=spec["heartbeat_s"])
   import jax  # noqa: E402
