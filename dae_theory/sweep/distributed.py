@@ -18,8 +18,8 @@ every process returns the full :class:`~dae_theory.sweep.SweepResult`. Why:
   make every process wait for the slowest at each chunk call and demand identical inputs on all. Here
   the processes exchange a few bytes of metadata (``process_allgather``) at the start only: that
   they run the same sweep, that the workdir is shared, which chunks are missing. At the end they meet
-  through the files, with no deadline (a peer may train for hours longer; a collective would wait
-  under the collective library's own timeouts).
+  through the files, with no deadline: a peer may train for hours longer, and a collective would put
+  that wait under the collective library's own timeout, where it has one.
 * **Resume is the same mechanism.** The chunk files are the only state; a process that dies loses at
   most its chunk in flight (JAX's coordination service then ends the others after the heartbeat
   timeout), a process that raises tells the others through its done marker, and any process count
