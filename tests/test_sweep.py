@@ -398,11 +398,17 @@ def test_grid_optimizer_axis_is_the_leading_axis():
 @pytest.mark.parametrize("cosine", [True, False])
 def test_checkpoints_equal_a_single_run_stopped_there(cosine):
   """The weights kept at checkpoints 20, 40 and 100 of one 100-step trajectory (segments of gcd = 20
-  steps) equal, for every config and optimizer, the single run of t steps on the same schedule:
-  cosine decay over 100 steps stopped at t (``train_config(steps=t, decay_steps=100)``) or the
-  constant rate (a plain t-step run). Float64, 1e-12 of max|W| as above. The final weights, losses
-  and status equal those of the same sweep without checkpoints to the same bound (the segments run
-  the same step function), and the estimate counts the kept weights."""
+  steps) equal the single run of t steps on the same schedule: cosine decay over 100 steps stopped
+  at t (``train_config(steps=t, decay_steps=100)``) or the constant rate (a plain t-step run).
+  Float64, 1e-12 of max|W| as above. Each config (one per optimizer) is compared with its single run
+  at one intermediate checkpoint, 20 or 40, alternating over configs and shifted between the two
+  schedules, so each optimizer is checked at both under one schedule or the other (each reference
+  is one more compiled program; all nine pairs once cost 9 compilations per schedule). The last
+  checkpoint (100) equals the final weights of the same sweep without checkpoints, asserted below
+  for every config, and those equal their single runs for every optimizer and both schedules in
+  test_optimizer_axis_equals_single_runs. The final weights, losses and status equal those of the
+  sweep without checkpoints to the same bound (the segments run the same step function), and the
+  estimate counts the kept weights."""
   with jax.enable_x64(True):
     x = _data(np.float64)
     cfg = _optimizer_configs().take(np.array([0, 13, 23]))  # one config per optimizer
@@ -419,15 +425,16 @@ def test_checkpoints_equal_a_single_run_stopped_there(cosine):
     np.testing.assert_array_equal(res.status, plain.status)
     for i in range(len(cfg)):
       w = int(cfg.width[i])
-      for k, t in enumerate(ck):
-        ref, _, _ = sweep.train_config(
-            jax.random.key(0), x, int(cfg.seed[i]), w, int(cfg.n[i]), float(cfg.sigma[i]),
-            float(cfg.lam[i]), float(cfg.learning_rate[i]), steps=t, batch_size=16,
-            optimizer=str(cfg.optimizer[i]), cosine=cosine, decay_steps=steps if cosine else None)
-        got = res.snapshots.w1[i, k]
-        np.testing.assert_allclose(got[:, :w], ref.w1, rtol=0,
-                                   atol=1e-12 * np.abs(ref.w1).max(), err_msg=f"config {i}, t={t}")
-        assert np.all(got[:, w:] == 0)
+      k = (i + int(cosine)) % 2  # checkpoint 20 or 40 (see the docstring)
+      t = ck[k]
+      ref, _, _ = sweep.train_config(
+          jax.random.key(0), x, int(cfg.seed[i]), w, int(cfg.n[i]), float(cfg.sigma[i]),
+          float(cfg.lam[i]), float(cfg.learning_rate[i]), steps=t, batch_size=16,
+          optimizer=str(cfg.optimizer[i]), cosine=cosine, decay_steps=steps if cosine else None)
+      got = res.snapshots.w1[i, k]
+      np.testing.assert_allclose(got[:, :w], ref.w1, rtol=0,
+                                 atol=1e-12 * np.abs(ref.w1).max(), err_msg=f"config {i}, t={t}")
+      assert np.all(got[:, w:] == 0)
     # the trajectory moves between checkpoints (a snapshot is not the final weights by accident)
     assert np.abs(res.snapshots.w1[:, 0] - res.snapshots.w1[:, 2]).max() > 1e-3
     est = sweep.estimate(cfg, 8, steps, 16, checkpoints=3, dtype=np.float64)
