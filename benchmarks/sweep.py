@@ -360,6 +360,9 @@ def run(steps: int, batch: int, d: int, widths, sample_sizes, seeds: int,
     out[f"{name}_useful_gflops"] = None if t is None else useful / t / 1e9
     out[f"{name}_fraction_of_peak"] = None if t is None else useful / t / 1e9 / peak
   out.update(extra)
+  if "breakdown" in out:  # the products alone bound what the present formulation can reach
+    out["breakdown"]["products_alone_fraction_of_peak"] = (
+        out["breakdown"]["useful_gflops_products_alone"] / peak)
   for kind in ("", "_first_call"):
     if times["torch"] is not None:
       out[f"sweep{kind}_speedup_over_torch"] = times["torch"] / times[f"sweep{kind}"]
@@ -438,6 +441,9 @@ def format_table(r: dict) -> str:
     from benchmarks import engine_ab
 
     lines += ["", engine_ab.format_breakdown(r["breakdown"])]
+    if "products_alone_fraction_of_peak" in r["breakdown"]:
+      lines.append(f"(the products alone: {r['breakdown']['products_alone_fraction_of_peak']:.1%} of "
+                   "the matmul peak)")
   return "\n".join(lines)
 
 
