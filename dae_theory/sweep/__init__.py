@@ -1,6 +1,6 @@
 r"""The sweep engine: a grid of configs of any model plug, trained as compiled programs.
 
-Four rooms, one job each:
+Six rooms, one job each:
 
 * :mod:`~dae_theory.sweep.plan` — the grid, its configs, their chunks and the cost estimate (NumPy
   only);
@@ -8,8 +8,12 @@ Four rooms, one job each:
   :class:`~dae_theory.plug.ModelPlug`), :func:`run_sweep` and the single-config reference
   :func:`train_config`;
 * :mod:`~dae_theory.sweep.store` — fingerprints, chunk files and the progress log (resume);
-* :mod:`~dae_theory.sweep.devices` — the mesh, the CPU device split and the backend options (the only
-  place that touches ``jax.config``).
+* :mod:`~dae_theory.sweep.devices` — the mesh over this process's devices, the CPU device split and
+  the backend options;
+* :mod:`~dae_theory.sweep.distributed` — many processes and hosts (``jax.distributed``): the chunks
+  divided among them, the shared workdir, the checks;
+* :mod:`~dae_theory.sweep.cache` — JAX's persistent compilation cache (``devices`` and ``cache`` are
+  the only places that touch ``jax.config``).
 
 Evaluation against the closed forms lives above the engine, in :mod:`dae_theory.analysis`.
 """
