@@ -27,13 +27,14 @@ from dae_theory import io
 # default (runs/image_dae, …)
 SIMS = {"image": "sims.image_dae", "mixture": "sims.mixture_dae", "checks": "sims.theory_checks",
         "phase": "sims.phase_diagram", "detection": "sims.detection", "steering": "sims.steering",
-        "transition": "sims.transition", "map": "sims.mechanism_map"}
+        "transition": "sims.transition", "map": "sims.mechanism_map", "deep": "sims.deep_denoiser"}
 # figure name -> figure module (each has RUNS {run name: (sim, default workdir)} and draw(loaded, out))
 FIGURES = {"fig2_samples": "figures.fig2_samples", "fig3_columns": "figures.fig3_columns",
            "fig4_std": "figures.fig4_std", "fig6_hybrid": "figures.fig6_hybrid",
            "theory_checks": "figures.theory_checks", "phase_diagram": "figures.phase_diagram",
            "detection": "figures.detection", "steering": "figures.steering",
-           "transition": "figures.transition", "mechanism_map": "figures.mechanism_map"}
+           "transition": "figures.transition", "mechanism_map": "figures.mechanism_map",
+           "deep_denoiser": "figures.deep_denoiser"}
 
 
 def _saved_config_matches(workdir: str, cfg) -> bool:
