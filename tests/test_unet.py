@@ -136,8 +136,8 @@ def test_taps_by_hand_on_a_fixed_input(x64):
 @pytest.mark.parametrize("bias", [False, True])
 def test_bias_free_homogeneity_and_its_failure_with_biases(x64, bias):
   """D(c·y, σ) = c·D(y, σ) for c > 0 without biases, at rtol 1e-12 (float64 rounding through ~10
-  layers); with biases (random, nonzero) the relative deviation exceeds 1e-3 for every c ≠ 1, so the
-  test can fail."""
+  layers), and D(y) = J(y)·y; with biases (random, nonzero) the relative deviation exceeds 1e-3 for
+  every c ≠ 1, so the test can fail."""
   plug = unet.plug(bias=bias, side=SIDE)
   params = _params(plug, 2, key=1)
   y = np.random.default_rng(2).standard_normal((4, D))
@@ -150,6 +150,11 @@ def test_bias_free_homogeneity_and_its_failure_with_biases(x64, bias):
       assert dev > 1e-3, c
     else:
       assert dev < 1e-12, c
+  if not bias:
+    # Piecewise linear and homogeneous in y at fixed σ: D(y) = J(y)·y (Euler), J by jax.jacfwd (the
+    # Jacobian lens's own call; rtol 1e-10).
+    jac = jax.jacfwd(lambda u: unet.denoise(params, u[None], sigma[1:2])[0])(jnp.asarray(y[1]))
+    np.testing.assert_allclose(jac @ y[1], base[1], rtol=1e-10, atol=1e-12)
 
 
 def _pad_to(plug, params, width):
