@@ -6,6 +6,7 @@ saved results; bad inputs give clear messages."""
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -99,7 +100,7 @@ def test_a_record_without_a_summary_is_refused_by_the_figures_and_rerun_by_make_
   assert style.load_run(str(run), "sims.theory_checks")[2]["lines"]
 
 
-def test_saved_runs_are_reused_when_the_config_matches(smoke):
+def test_saved_runs_are_reused_when_the_config_matches(smoke, tmp_path):
   root, _, _ = smoke
   logs = []
   before = os.path.getmtime(root / "runs" / "image_dae" / "results.npz")
@@ -110,13 +111,17 @@ def test_saved_runs_are_reused_when_the_config_matches(smoke):
   assert all(f"| {n} |" in table for n in make_all.FIGURES), table
   assert any("reusing" in line for line in logs), logs
   assert os.path.getmtime(root / "runs" / "image_dae" / "results.npz") == before
-  # A changed config is not reused: edit the saved config and the sim runs again.
-  cfg = root / "runs" / "image_dae" / "config.json"
-  saved = json.loads(cfg.read_text())
-  cfg.write_text(json.dumps(dict(saved, seeds=saved["seeds"] + 1)))
-  assert not make_all._saved_config_matches(str(root / "runs" / "image_dae"),
-                                            make_all.importlib.import_module("sims.image_dae")
-                                            .Config.smoke())
+  # A changed config is not reused: edit the saved config (of a copy: the shared record stays
+  # intact for test_image_sim_records_the_scale_aware_copy_label_and_sample_quality) and the sim
+  # runs again.
+  image_cfg = make_all.importlib.import_module("sims.image_dae").Config.smoke()
+  assert make_all._saved_config_matches(str(root / "runs" / "image_dae"), image_cfg)
+  copy = tmp_path / "image_dae"
+  shutil.copytree(root / "runs" / "image_dae", copy)
+  assert make_all._saved_config_matches(str(copy), image_cfg)
+  saved = json.loads((copy / "config.json").read_text())
+  (copy / "config.json").write_text(json.dumps(dict(saved, seeds=saved["seeds"] + 1)))
+  assert not make_all._saved_config_matches(str(copy), image_cfg)
 
 
 def test_force_reruns_the_phase_sweep_and_keeps_the_old_run(smoke):
@@ -209,8 +214,10 @@ def test_image_sim_on_a_users_folder_keeps_good_images_and_names_the_bad_one(tmp
   assert (tmp_path / "run" / "meta.json").exists()
 
 
-def test_image_sim_records_the_scale_aware_copy_label_and_sample_quality(tmp_path):
-  """Issue 13 A/B/F and item 9 on one smoke run: beside the cosine label the sim stores the
+def test_image_sim_records_the_scale_aware_copy_label_and_sample_quality(smoke, tmp_path):
+  """Issue 13 A/B/F and item 9 on the smoke run of make_all (its saved record, read back: what the
+  figures read; the data cards are recomputed from the config and the stored memorization set and
+  must equal the record's): beside the cosine label the sim stores the
   scale-aware copy report per sample and the copy fraction per seed, and finite sample-quality medians;
   every model kind has a data card whose training settings are the config's (one recipe for both
   kinds of each pair); the plain DAEs' per-seed column statistics agree with the stored columns, and
@@ -218,11 +225,16 @@ def test_image_sim_records_the_scale_aware_copy_label_and_sample_quality(tmp_pat
   a bootstrap interval in [0, 1]. Figures 2-4 draw it with the cards in their captions. The copy
   fraction is not assumed to be at most the cosine fraction (the two labels need not nest)."""
   from dae_theory import detection
+  from dae_theory import io as dio
   from figures import fig2_samples, fig3_columns, fig4_std, style
   from sims import image_dae
 
+  root, _, _ = smoke
+  run = root / "runs" / "image_dae"
   cfg = image_dae.Config.smoke()
-  out = image_dae.run(cfg, str(tmp_path / "run"))
+  loaded = {"image": style.load_run(str(run), "sims.image_dae")}
+  assert loaded["image"][0] == dio.to_jsonable(cfg)
+  out = dict(loaded["image"][1])
   for name in ("mem", "gen"):
     shape = (cfg.seeds, cfg.n_samples)
     for k in ("ratio", "relative_error", "norm_ratio", "is_copy"):
@@ -261,8 +273,14 @@ def test_image_sim_records_the_scale_aware_copy_label_and_sample_quality(tmp_pat
     assert 0 <= lo <= hi <= 1
   lo, hi = out["auroc_pr_minus_std_ci"]
   assert -1 <= lo <= hi <= 1
-  # data cards: every kind, the config's settings, one recipe per pair
-  cards = out["data_cards"]
+  # data cards: the record's equal those recomputed from the config and the stored memorization
+  # set; every kind, the config's settings, one recipe per pair
+  cards = loaded["image"][2]["data_cards"]
+  raw, _, held = image_dae.load_split(cfg)
+  np.testing.assert_array_equal(out["train_images"], raw)
+  centred = raw - raw.mean(0)
+  assert cards == dio.to_jsonable(image_dae.data_cards(cfg, centred[out["mem_idx"]], centred,
+                                                      held["labels"]))
   assert set(cards) == {"diffusion memorizing", "diffusion generalizing", "plain memorizing",
                         "plain generalizing"}
   for kind in ("memorizing", "generalizing"):
@@ -277,8 +295,6 @@ def test_image_sim_records_the_scale_aware_copy_label_and_sample_quality(tmp_pat
   lines = image_dae.summary(out, cfg)
   assert any("copy fraction (scale-aware" in l for l in lines)
   assert any("classifier confidence" in l for l in lines)
-  loaded = {"image": style.load_run(str(tmp_path / "run"), "sims.image_dae")}
-  assert loaded["image"][2]["data_cards"] == cards  # the record keeps them
   paths, caption = fig2_samples.draw(loaded, str(tmp_path))
   assert all(os.path.exists(p) for p in paths)
   assert "scale-aware copy label" in caption and "by cosine" in caption
