@@ -190,7 +190,10 @@ def test_benchmark_smoke_writes_the_tracked_keys(tmp_path):
   """The benchmarks' absl command lines, in fresh processes (the way a user runs them): the sweep
   benchmark, and the A/B of the engine against a commit (HEAD here; an unknown commit is named)."""
   path = tmp_path / "bench.json"
-  out = subprocess.run([sys.executable, "-m", "benchmarks.sweep", "--smoke", "--json", str(path)],
+  # --noown_processes: every contender in this one process (the cache across processes is tested in
+  # tests/test_cache.py, the fresh-process path by benchmarks/gpu_check.sh --cpu)
+  out = subprocess.run([sys.executable, "-m", "benchmarks.sweep", "--smoke", "--noown_processes",
+                        "--json", str(path)],
                        cwd=ROOT, capture_output=True, text=True, timeout=300)
   assert out.returncode == 0, out.stderr
   r = json.loads(path.read_text())
@@ -202,6 +205,8 @@ def test_benchmark_smoke_writes_the_tracked_keys(tmp_path):
   try:
     import torch  # noqa: F401
     assert r["torch_model_steps_per_s"] > 0
+    assert r["torch_stacked_model_steps_per_s"] > 0 and r["torch_peer"] == "torch_stacked"
+    assert r["sweep_speedup_over_torch_peer"] > 0
   except ImportError:
     assert r["torch_model_steps_per_s"] is None
   ab = tmp_path / "ab.json"
