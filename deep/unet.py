@@ -291,9 +291,11 @@ def _side(d: int) -> int:
 def _check_inputs(params, y, sigma):
   """Shapes always (they are static under jit/vmap); values (finite y, finite σ > 0) when concrete."""
   y = jnp.asarray(y) if not checks.is_traced(y) else y
+  if not jnp.issubdtype(y.dtype, jnp.floating):  # integer images: cast to the weights' dtype
+    y = y.astype(_spec(params)[3])
   sigma = jnp.asarray(sigma, y.dtype) if not checks.is_traced(sigma) else sigma
   if y.ndim < 1:
-    raise ValueError(f"y must have shape (..., d), got a scalar.")
+    raise ValueError("y must have shape (..., d), got a scalar.")
   _side(y.shape[-1])
   if sigma.shape not in ((), y.shape[:-1]):
     raise ValueError(f"sigma must be a scalar or one per row of y (shape {y.shape[:-1]}), got shape "
@@ -438,14 +440,12 @@ def steered_denoiser(params, tap: str, v, a, window=None) -> Callable:
   """
   _check_tap(params, tap)
   width, mult, _, dtype = _spec(params)
-  names = tap_names(len(mult))
   level = int(tap[3:]) if tap != "mid" else len(mult) - 1
   c = width * mult[level]
   v = jnp.asarray(v, dtype)
   if v.shape != (c,):
     raise ValueError(f"v must have shape ({c},) (the channels of tap {tap!r}), got {v.shape}.")
   lo, hi = steering_lib.window_bounds(window) if window is not None else (0.0, 0.0)
-  del names
 
   def den(y, sigma):
     y, sigma = _check_inputs(params, y, sigma)
