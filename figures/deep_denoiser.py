@@ -172,6 +172,11 @@ def draw(loaded: dict, out_dir: str):
                  f"the best score for 'any duplicated image' is {r['score']}: within-model AUROC "
                  f"{r['auroc']:.3f} [{r['auroc_ci'][0]:.3f}, {r['auroc_ci'][1]:.3f}], TPR@1%FPR "
                  f"{r['tpr']:.3f} ({r['n_pos']} positives in {r['models']} models)")
+    code = [x for x in best if ":" in x["score"]]
+    if code:
+      c = code[0]
+      parts.append(f"the best code score is {c['score']}: AUROC {c['auroc']:.3f} [{c['auroc_ci'][0]:.3f}, "
+                   f"{c['auroc_ci'][1]:.3f}], TPR@1%FPR {c['tpr']:.3f}")
   else:
     parts.append("(f) too few copies of the duplicated images for a within-model number")
 
@@ -247,7 +252,7 @@ def draw(loaded: dict, out_dir: str):
   ax.set_xscale("log")
   ax.set_xlabel("training set size N")
   ax.set_ylabel("lens value, min–max scaled")
-  ax.legend(frameon=False, fontsize=8, loc="best")
+  ax.legend(frameon=True, framealpha=0.85, fontsize=8, loc="center right")
   title(ax, "lenses against N (dotted: fitted N*)")
   parts.append("(k) transition N: " + "; ".join(f"{LENS_NAMES[lens]} {_fit_text(f)}"
                                                  for lens, f in summary["fits"].items()))
@@ -288,10 +293,9 @@ def draw(loaded: dict, out_dir: str):
   ax = axes[3, 3]
   smp = a["det/samples"]
   grp = a["det/samples_group"]
-  lab = ["novel" if g == 0 else "other copy" if g == -1 else "non-finite" if g == -2 else f"m={g}"
-         for g in grp]
-  style.image_grid(ax, np.nan_to_num(smp) + a["mean"], side, 8, labels=lab, vmin=-1, vmax=1)
-  title(ax, "samples of detection model seed 0 (label under each)")
+  shown_copies = int(np.sum(grp > 0))
+  style.image_grid(ax, np.nan_to_num(smp) + a["mean"], side, 8, vmin=-1, vmax=1)
+  title(ax, f"samples of detection model seed 0 ({shown_copies} of {len(grp)} copies by the copy label)")
 
   fig.tight_layout()
   cards = " ".join(style.card_text(c, n) for n, c in summary["data_cards"].items())
