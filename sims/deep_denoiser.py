@@ -700,8 +700,9 @@ def steering_grid(cfg: Config, data: dict, plug_, grid: dict) -> tuple[dict, dic
     entry["off_fraction"] = steering.seed_bootstrap(1.0 - on.mean(1), cfg.n_boot,
                                                     seed=cfg.seed)._asdict()
     table.setdefault(kind, {})[t] = entry
-  return out, {"metrics": table, "classes": list(classes),
-               "classifier_test_accuracy": None}
+  acc = (None if data["held_labels"] is None else
+         float(clf.score(data["held_all"] + mean, data["held_labels"])))
+  return out, {"metrics": table, "classes": list(classes), "classifier_test_accuracy": acc}
 
 
 # --- the run ---------------------------------------------------------------------------------------
@@ -873,12 +874,6 @@ def run(cfg: Config, workdir: str, log=print) -> dict:
                                                cfg.learning_rate, cfg.weight_decay)
   for c in cards.values():
     c["p"], c["p_over_d"] = None, None  # a U-Net has no hidden width p in the DAE's sense
-  if steer is not None and data["held_labels"] is not None:
-    from sklearn.linear_model import LogisticRegression
-
-    clf = LogisticRegression(max_iter=2000).fit(data["pool"] + data["mean"], data["labels"])
-    steer["classifier_test_accuracy"] = float(clf.score(data["held_all"] + data["mean"],
-                                                        data["held_labels"]))
   s = {"settings": v, "fig5": fig5, "detection": det, "steering": steer, "steering_note": note,
        "fits": fits, "transition": TRANSITION, "lens_means": lens_means, "data_cards": cards,
        "seconds": secs, "n_params": n_params, "lam": diffusion_lam(d, cfg.weight_decay),
