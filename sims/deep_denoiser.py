@@ -93,7 +93,7 @@ STEER_METRICS = ("width", "max_slope", "jump_share", "reached")
 # The two scales: every Config field left at 0 / () takes these values.
 SCALES = {
     "cpu": dict(side=16, width=8, channel_mult=(1, 2), steps=1500, batch_size=32,
-                sizes=(8, 32, 128, 512), seeds=2, det_seeds=5, det_n=256, samples=200,
+                sizes=(8, 32, 128, 512), seeds=4, det_seeds=5, det_n=256, samples=200,
                 n_samples=64, chunk_size=1),
     "gpu": dict(side=32, width=32, channel_mult=(1, 2, 2), steps=20_000, batch_size=128,
                 sizes=(8, 16, 32, 64, 128, 256, 512), seeds=5, det_seeds=10, det_n=1024,
@@ -118,8 +118,8 @@ class Config:
   channel_mult: tuple[int, ...] = ()
   bias: bool = False
   chunk_size: int = dataclasses.field(default=0, metadata={
-      "help": "models per compiled sweep chunk (0: the scale's; cpu 1: on CPU a vmapped conv ran "
-              "3.5x slower per model than one model alone, README)"})
+      "help": "models per compiled sweep chunk (0: the scale's; cpu 1: on CPU a vmapped group of 8 "
+              "U-Nets ran 2.1x slower per model than one model per chunk, README)"})
   steps: int = 0
   batch_size: int = 0
   learning_rate: float = 2e-3
@@ -146,7 +146,7 @@ class Config:
   baseline_sigma: float = 0.05
   jacobian_baseline: bool = dataclasses.field(default=False, metadata={
       "help": "also the Jacobian effective-rank baseline (d Jacobian-vector products per sample: "
-              "about 270 s of the cpu run under load, so off by default; on for --scale gpu runs)"})
+              "about 270 s of the cpu run under load, so off by default; pass it for --scale gpu runs)"})
   min_positives: int = 5
   n_boot: int = 300
   steer_tap: str = "mid"

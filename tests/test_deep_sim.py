@@ -53,7 +53,8 @@ def test_the_record_holds_every_experiment_with_its_invariants(smoke):
   for r in summ["detection"]["rows"]:
     if r["auroc"] is not None:
       assert 0 <= r["auroc"] <= 1 and 0 <= r["tpr"] <= 1
-      assert r["auroc_ci"][0] <= r["auroc"] + 1e-12 and r["auroc"] <= r["auroc_ci"][1] + 1e-12
+      # a percentile interval need not contain its estimate: only its order and range are invariants
+      assert 0 <= r["auroc_ci"][0] <= r["auroc_ci"][1] <= 1
     assert r["models"] <= v["det_seeds"]
   counts = summ["detection"]["counts"]["copy"]
   assert len(counts) == v["det_seeds"]
