@@ -20,6 +20,13 @@ import typing
 from absl import flags
 
 
+CACHE_ENV = "DAE_THEORY_COMPILATION_CACHE"
+"""Environment variable: ``0`` makes ``--nocompilation_cache`` the default of every sim's main. The
+test suite sets it, so that the sims its tests start in subprocesses compile as a fresh machine does
+(tests that kill a run mid-sweep need its chunks to take their time) and never write into the user's
+cache."""
+
+
 def define_config_flags(config_cls) -> None:
   """Define ``--<field>`` for every field of ``config_cls`` (defaults from the class), plus
   ``--workdir`` and ``--smoke``."""
@@ -44,9 +51,11 @@ def define_config_flags(config_cls) -> None:
   flags.DEFINE_bool("replace", False, "if --workdir holds a run of another config, move it aside to "
                     "<workdir>.previous (or .previous-2, ...) instead of refusing")
   flags.DEFINE_bool("smoke", False, "tiny configuration for a fast end-to-end check")
-  flags.DEFINE_bool("compilation_cache", True, "keep compiled programs in JAX's persistent "
-                    "compilation cache so that the next run with the same shapes loads them "
-                    "instead of compiling (dae_theory.sweep.cache); --nocompilation_cache: off")
+  flags.DEFINE_bool("compilation_cache", os.environ.get(CACHE_ENV, "1") != "0",
+                    "keep compiled programs in JAX's persistent compilation cache so that the next "
+                    "run with the same shapes loads them instead of compiling "
+                    f"(dae_theory.sweep.cache); --nocompilation_cache: off; default off when "
+                    f"{CACHE_ENV}=0 (the test suite sets it)")
   flags.DEFINE_string("compilation_cache_dir", None, "the cache directory (default "
                       "$XDG_CACHE_HOME/dae_theory/jax, else ~/.cache/dae_theory/jax)")
 

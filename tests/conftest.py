@@ -3,6 +3,8 @@
 import os
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# the sims started by tests in subprocesses run without the persistent compilation cache (sims/_flags.py)
+os.environ["DAE_THEORY_COMPILATION_CACHE"] = "0"
 
 import jax  # noqa: E402
 import pytest  # noqa: E402
