@@ -3,7 +3,7 @@ draw each figure into ``--out`` and write ``captions.md`` there (figure → comm
 caption with the numbers it shows). The orchestrator lives in ``sims/``: the figure scripts only read
 run records (``config.json``, ``results.npz``, ``summary.json``) and never train.
 
-  python -m sims.make_all                    # default size (about 9 min on 2 CPU cores)
+  python -m sims.make_all                    # default size (about 15 min on 2 CPU cores)
   python -m sims.make_all --smoke --workdir /tmp/smoke --out /tmp/figs     # seconds; used in tests
   python -m sims.make_all --only fig2_samples,fig3_columns
 
